@@ -1,0 +1,80 @@
+"""Settings: the one place where environment variables are read.
+
+Every field can be overridden by ``RAG_<FIELD>`` (for example ``RAG_TOP_K=5``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = field(default=ROOT / "seeds", metadata={"help": "folder of .txt/.md articles"})
+    index_dir: Path = field(default=ROOT / "index", metadata={"help": "where the built index lives"})
+    cache_dir: Path = field(
+        default=Path.home() / ".cache" / "rag-assistant" / "models",
+        metadata={"help": "where provisioned model files live"},
+    )
+    llm_model: str = field(default="qwen2.5-coder-1.5b", metadata={"help": "generator model name"})
+    llm_path: Path | None = field(default=None, metadata={"help": "any other GGUF file (no hash check)"})
+    embed_model: str = field(default="all-minilm-l6-v2", metadata={"help": "embedder model name"})
+    threads: int = field(default_factory=_usable_cores, metadata={"help": "CPU threads for the generator"})
+    top_k: int = field(default=8, metadata={"help": "chunks retrieved per question"})
+    evidence_tokens: int = field(default=700, metadata={"help": "token budget for evidence in the prompt"})
+    answer_tokens: int = field(default=256, metadata={"help": "most tokens a generated answer may have"})
+    chunk_tokens: int = field(default=120, metadata={"help": "token budget of one chunk"})
+    chunk_overlap: int = field(default=1, metadata={"help": "sentences shared by neighbouring chunks"})
+    index_type: str = field(default="flat", metadata={"help": "'flat' (exact) or 'hnsw' (approximate)"})
+    max_file_mb: float = field(default=5.0, metadata={"help": "larger corpus files are skipped"})
+    seed: int = field(default=0, metadata={"help": "generation seed"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address the chat page binds to"})
+    port: int = field(default=7860, metadata={"help": "port of the chat page"})
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then ``RAG_*`` variables, then explicit ``overrides`` (None ones ignored)."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"RAG_{f.name.upper()}")
+            if raw not in (None, ""):
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def offline_env() -> None:
+    """Make sure nothing in the embedder stack reaches for a model hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,111 @@
+"""The typed values that flow through the pipeline.
+
+Everything that quotes a source carries ``doc_id`` plus ``start``/``end``
+character offsets into that document's text, so any quote can be re-checked
+and highlighted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    published: date | None
+    outlet: str | None
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    doc_id: str
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+    sentences: tuple[tuple[int, int], ...]  # (start, end) offsets into the document
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    dense_rank: int | None  # 1-based rank in each retriever, None when it did not return the chunk
+    lexical_rank: int | None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A numbered passage shown to the model; the model cites it by ``n``."""
+
+    n: int
+    doc_id: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Source:
+    doc_id: str
+    title: str
+    outlet: str | None
+    published: date | None
+
+    @classmethod
+    def of(cls, doc: Document) -> Source:
+        return cls(doc.doc_id, doc.title, doc.outlet, doc.published)
+
+    def byline(self) -> str:
+        parts = [self.title, self.outlet, self.published.isoformat() if self.published else None]
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    outlet: str | None
+    published: date | None
+    quote: str
+    start: int
+    end: int
+    verified: bool
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    sources: list[Source] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    uncited_sentences: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    retrieved_doc_ids: list[str] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for item in data["citations"] + data["sources"]:
+            if item["published"] is not None:
+                item["published"] = item["published"].isoformat()
+        return data
+
+    def to_markdown(self) -> str:
+        lines = [self.text]
+        if self.citations:
+            lines.append("")
+        for c in self.citations:
+            source = Source(c.doc_id, c.title, c.outlet, c.published).byline()
+            mark = "" if c.verified else " (unverified)"
+            lines.append(f'[{c.n}] "{c.quote}" ({source}){mark}')
+        return "\n".join(lines)
