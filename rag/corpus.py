@@ -1,0 +1,207 @@
+"""Load a folder of ``.txt``/``.md`` articles into ``Document`` values.
+
+``Document.text`` is exactly the file's UTF-8 content (only a leading BOM is
+dropped), so ``text[start:end]`` can always be re-checked against the file.
+Title, date and outlet are read from the top of the article; when they are not
+there, they stay ``None`` (or the title falls back to the file stem).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .schema import Document
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".txt", ".md"}
+HEAD_LINES = 15  # metadata is looked for in the first lines ...
+HEAD_CHARS = 600  # ... and the first characters of an article
+DATE_LINE_CHARS = 60  # longer lines are body sentences, not date/byline lines
+TITLE_CHARS = 200
+
+QUOTES = "\"'`“”‘’«»*_"  # stripped around a title
+_MONTH = (
+    r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DATES = [
+    re.compile(r"(?<!\d)(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?!\d)"),
+    # US m/d/yyyy; the year is exactly 4 digits, so "6/27/20252 min read" is 2025-06-27
+    re.compile(r"(?<![\d/])(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})"),
+    re.compile(rf"\b{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})(?!\d)", re.I),
+    re.compile(rf"(?<!\d)(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\.?\s+{_MONTH},?\s+(?P<y>\d{{4}})(?!\d)", re.I),
+]
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_DATE_LABEL = re.compile(r"^(?:date|published|posted|updated)\b", re.I)
+_OUTLET = re.compile(r"^(?:source|outlet|publisher|published by)\s*:\s*(?P<v>\S.{0,79})$", re.I)
+# a code fence with an optional language tag, also one whose first backticks became a curly quote ("“`html")
+_FENCE = re.compile(r"^(?:[`~]{3,}|[“”\"']+`+)[\w+-]*$")
+_TAG = re.compile(r"<[^>]*>")
+
+
+class CorpusError(ValueError):
+    """The corpus folder is missing or holds no usable document."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def front_matter(text: str) -> tuple[dict[str, str], int]:
+    """Markdown front matter as ``{key: value}`` plus the offset where the body starts.
+
+    ``"---\\ntitle: X\\n---\\nBody"`` -> ``({"title": "X"}, 20)``; no front matter -> ``({}, 0)``.
+    """
+    m = re.match(r"---[ \t]*\r?\n(.*?)^---[ \t]*$\r?\n?", text, re.S | re.M)
+    if not m:
+        return {}, 0
+    pairs = (line.split(":", 1) for line in m.group(1).splitlines() if ":" in line)
+    return {k.strip().lower(): v.strip().strip("\"'") for k, v in pairs}, m.end()
+
+
+def clean_title(line: str) -> str:
+    """A line without markdown/quote artefacts; ``""`` when nothing meaningful is left.
+
+    ``'## "Rare earths"'`` -> ``'Rare earths'``; ``'“`html'`` (a mangled code fence) -> ``''``.
+    """
+    if _FENCE.match(line.strip()):
+        return ""
+    s = _TAG.sub("", line).strip().lstrip("#").strip(QUOTES + " ")
+    if not any(ch.isalnum() for ch in s):
+        return ""
+    if len(s) > TITLE_CHARS:
+        s = s[:TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+    return s
+
+
+def find_date(line: str) -> date | None:
+    """The first valid date in ``line``.
+
+    ``"SATURDAY, JUNE 28, 2025"`` -> 2025-06-28, ``"by | 11. Jun 2025 - 10:39"`` -> 2025-06-11,
+    ``"6/27/20252 min read"`` -> 2025-06-27. Impossible dates (``"2/30/2025"``) are ignored.
+    """
+    found = []
+    for pattern in _DATES:
+        for m in pattern.finditer(line):
+            g = m.groupdict()
+            month = _MONTHS.index(g["mon"][:3].lower()) + 1 if g.get("mon") else int(g["m"])
+            try:
+                found.append((m.start(), date(int(g["y"]), month, int(g["d"]))))
+            except ValueError:
+                continue
+    return min(found)[1] if found else None
+
+
+def head_lines(body: str) -> list[str]:
+    """The stripped, non-empty lines at the top of an article, where metadata lives."""
+    lines = (line.strip() for line in body[:HEAD_CHARS].splitlines()[:HEAD_LINES])
+    return [line for line in lines if line]
+
+
+def published_date(lines: list[str], title_line: str | None) -> date | None:
+    """The publication date from the date/byline lines at the top; ``None`` when absent.
+
+    Only short lines (at most ``DATE_LINE_CHARS``) and labelled lines (``Date:``,
+    ``Published ...``) count, and never the title line: a date inside a body sentence
+    or a headline ("... confirmed on June 12, 2025, that ...") is about the news,
+    not the publication. A date is never guessed.
+    """
+    for line in lines:
+        if line == title_line or (len(line) > DATE_LINE_CHARS and not _DATE_LABEL.match(line)):
+            continue
+        if found := find_date(line):
+            return found
+    return None
+
+
+def outlet_name(lines: list[str]) -> str | None:
+    """The outlet from an explicit ``Source:``/``Outlet:``/``Publisher:`` line, else ``None``."""
+    for line in lines:
+        if m := _OUTLET.match(line):
+            return m.group("v").strip()
+    return None
+
+
+def parse_document(doc_id: str, text: str, sha256: str) -> Document:
+    """A ``Document`` with title, date and outlet read from front matter or the top lines."""
+    meta, body_start = front_matter(text)
+    lines = head_lines(text[body_start:])
+    title_line = next((line for line in lines if clean_title(line)), None)
+    meta_date = next((d for key in ("date", "published") if (d := find_date(meta.get(key, "")))), None)
+    meta_outlet = next((meta[k] for k in ("outlet", "source", "publisher") if meta.get(k)), None)
+    return Document(
+        doc_id=doc_id,
+        title=clean_title(meta.get("title", "")) or (title_line and clean_title(title_line)) or doc_id,
+        published=meta_date or published_date(lines, title_line),
+        outlet=meta_outlet or outlet_name(lines),
+        text=text,
+        sha256=sha256,
+    )
+
+
+def decode(data: bytes) -> tuple[str | None, str]:
+    """``(text, "")`` for a usable file's bytes, else ``(None, reason)``; a leading BOM is dropped."""
+    if b"\x00" in data:
+        return None, "binary file (contains NUL bytes)"
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        return None, f"not UTF-8 text (invalid byte at offset {e.start})"
+    if not text.strip():
+        return None, "empty file"
+    return text, ""
+
+
+def load_file(path: Path, max_bytes: int) -> Document | str:
+    """The document in ``path``, or the reason it cannot be used."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:  # checked before reading, so a huge file is never read
+            return f"too large ({size} bytes, limit {max_bytes})"
+        data = path.read_bytes()
+    except OSError as e:
+        return f"unreadable ({e.strerror or e})"
+    text, reason = decode(data)
+    if text is None:
+        return reason
+    return parse_document(path.stem, text, hashlib.sha256(data).hexdigest())
+
+
+def load_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[Document], list[Skipped]]:
+    """Every ``*.txt``/``*.md`` file in ``corpus_dir`` (sorted by name) as a ``Document``.
+
+    Unusable files (too large, binary, not UTF-8, empty, or with the same stem as an
+    earlier file, e.g. ``a.txt`` after ``a.md``) are skipped with a reason and a logged
+    warning. Raises ``CorpusError`` when the folder is missing or nothing in it is usable.
+    """
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"Corpus folder not found: {corpus_dir} (set RAG_CORPUS_DIR to your articles)")
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    taken: set[str] = set()
+    for path in sorted(corpus_dir.iterdir()):
+        if path.suffix.lower() not in SUFFIXES or not path.is_file():
+            continue
+        if path.stem in taken:
+            loaded: Document | str = f"doc_id {path.stem!r} already taken by another file"
+        else:
+            loaded = load_file(path, max_bytes)
+        if isinstance(loaded, Document):
+            docs.append(loaded)
+            taken.add(loaded.doc_id)
+            continue
+        log.warning("Skipping %s: %s", path, loaded)
+        skipped.append(Skipped(str(path), loaded))
+    if not docs:
+        reasons = "".join(f"\n  {Path(s.path).name}: {s.reason}" for s in skipped)
+        raise CorpusError(f"No usable .txt or .md documents in {corpus_dir}{reasons}")
+    return docs, skipped
