@@ -1,0 +1,285 @@
+"""A persistent, self-describing FAISS index over the corpus chunks.
+
+Layout under ``index_dir``::
+
+    current -> gen-<stamp>/        symlink, swapped atomically after each build
+    gen-<stamp>/index.faiss        the chunk vectors
+    gen-<stamp>/sentences.faiss    the vectors of every chunk sentence, for evidence selection
+    gen-<stamp>/chunks.jsonl       one Chunk per line, in vector order
+    gen-<stamp>/manifest.json      format version, embedder, dimension, chunking,
+                                   document hashes, file hashes, build time
+
+``open_index`` validates all of it against the corpus and the embedder. Only new
+or changed documents are embedded again; anything corrupt or built with other
+settings is rebuilt from scratch with a warning that says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import chunk_document
+from .config import Settings
+from .corpus import Skipped, load_corpus
+from .embedder import Embedder
+from .schema import Chunk, Document
+
+FORMAT_VERSION = 1
+CHUNKER_VERSION = 1
+FILES = ("index.faiss", "sentences.faiss", "chunks.jsonl")
+log = logging.getLogger(__name__)
+
+
+class StaleIndex(RuntimeError):
+    """The stored index cannot be used; the message says why."""
+
+
+@dataclass
+class IndexReport:
+    documents: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    reused: int = 0
+    removed_documents: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    rebuilt_because: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class VectorIndex:
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    sentence_vectors: np.ndarray  # one row per ``sentence_spans(chunks)`` item
+    documents: dict[str, Document]
+    manifest: dict
+    faiss_index: object = None
+
+    @property
+    def sentences(self) -> list[tuple[str, int, int]]:
+        return sentence_spans(self.chunks)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Positions in ``chunks`` and inner-product scores of the ``k`` nearest chunks."""
+        if not self.chunks:
+            return []
+        scores, ids = self.faiss_index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+# -- pure helpers ----------------------------------------------------------------
+
+
+def expected_settings(settings: Settings, embedder: Embedder) -> dict:
+    """What the manifest must say for a stored index to be reusable."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedder": {"name": embedder.name, "fingerprint": embedder.fingerprint},
+        "dimension": embedder.dim,
+        "chunking": {
+            "version": CHUNKER_VERSION,
+            "max_tokens": settings.chunk_tokens,
+            "overlap": settings.chunk_overlap,
+        },
+        "index_type": settings.index_type,
+    }
+
+
+def mismatch(manifest: dict, expected: dict) -> str | None:
+    """Why a manifest does not fit the expected settings, or None when it does."""
+    for key, want in expected.items():
+        if manifest.get(key) != want:
+            return f"{key} changed (index has {manifest.get(key)!r}, settings want {want!r})"
+    return None
+
+
+def sentence_spans(chunks: list[Chunk]) -> list[tuple[str, int, int]]:
+    """Every distinct sentence of the chunks as (doc_id, start, end), documents in chunk order.
+
+    Chunks overlap, so a sentence may sit in two chunks; it is listed once.
+    """
+    seen: dict[str, set[tuple[int, int]]] = {}
+    for c in chunks:
+        seen.setdefault(c.doc_id, set()).update(c.sentences)
+    return [(d, a, b) for d, spans in seen.items() for a, b in sorted(spans)]
+
+
+def chunk_to_json(c: Chunk) -> str:
+    return json.dumps(dataclasses.asdict(c), ensure_ascii=False)
+
+
+def chunk_from_json(line: str) -> Chunk:
+    d = json.loads(line)
+    return Chunk(d["doc_id"], d["chunk_id"], d["text"], d["start"], d["end"], tuple(map(tuple, d["sentences"])))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- FAISS -------------------------------------------------------------------------
+
+
+def make_faiss(vectors: np.ndarray, index_type: str):
+    import faiss
+
+    dim = vectors.shape[1]
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    else:
+        raise ValueError(f"Unknown index type {index_type!r}: use 'flat' or 'hnsw'")
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+# -- load and save -----------------------------------------------------------------
+
+
+def load_stored(index_dir: Path, expected: dict) -> tuple[list[Chunk], np.ndarray, np.ndarray, dict]:
+    """Read and validate a stored index, or raise StaleIndex saying what is wrong."""
+    import faiss
+
+    current = Path(index_dir) / "current"
+    if not current.exists():
+        raise StaleIndex("no index built yet")
+    try:
+        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise StaleIndex(f"manifest.json is unreadable ({e})") from None
+    if not isinstance(manifest, dict):
+        raise StaleIndex("manifest.json is not an object")
+    reason = mismatch(manifest, expected)
+    if reason:
+        raise StaleIndex(reason)
+    for name in FILES:
+        path = current / name
+        if not path.is_file() or _sha256(path) != manifest.get("files", {}).get(name):
+            raise StaleIndex(f"{name} is missing or does not match its recorded hash")
+    try:
+        lines = (current / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+        chunks = [chunk_from_json(line) for line in lines if line.strip()]
+        stored = faiss.read_index(str(current / "index.faiss"))
+        stored_sentences = faiss.read_index(str(current / "sentences.faiss"))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise StaleIndex(f"index files are unreadable ({e})") from None
+    n_sentences = len(sentence_spans(chunks))
+    for what, got, want in (("chunk", stored, len(chunks)), ("sentence", stored_sentences, n_sentences)):
+        if got.ntotal != want or got.d != expected["dimension"]:
+            raise StaleIndex(f"index holds {got.ntotal} {what} vectors of dim {got.d}, expected {want}")
+    return chunks, _vectors(stored), _vectors(stored_sentences), manifest
+
+
+def _vectors(index) -> np.ndarray:
+    return index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
+
+
+def save(index_dir: Path, index: VectorIndex) -> None:
+    """Write a new generation folder, then atomically repoint ``current`` at it."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = Path(tempfile.mkdtemp(prefix="gen-", dir=index_dir))
+    try:
+        faiss.write_index(index.faiss_index, str(gen / "index.faiss"))
+        faiss.write_index(make_faiss(index.sentence_vectors, "flat"), str(gen / "sentences.faiss"))
+        (gen / "chunks.jsonl").write_text("".join(chunk_to_json(c) + "\n" for c in index.chunks), "utf-8")
+        index.manifest["files"] = {name: _sha256(gen / name) for name in FILES}
+        (gen / "manifest.json").write_text(json.dumps(index.manifest, indent=2), "utf-8")
+        gen.chmod(0o755)
+        link = index_dir / f".current-{gen.name}"
+        os.symlink(gen.name, link)
+        os.replace(link, index_dir / "current")
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)
+        raise
+    for old in index_dir.glob("gen-*"):
+        if old.name != gen.name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def open_index(
+    settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = True
+) -> tuple[VectorIndex, IndexReport]:
+    """Load the index for ``settings.corpus_dir``, updating or rebuilding it as needed."""
+    started = time.perf_counter()
+    documents, skipped = load_corpus(settings.corpus_dir, int(settings.max_file_mb * 1024 * 1024))
+    expected = expected_settings(settings, embedder)
+    report = IndexReport(skipped=skipped)
+
+    empty = np.zeros((0, embedder.dim), np.float32)
+    stored_chunks, stored_vectors, stored_sentence_vectors, stored_manifest = [], empty, empty, {}
+    if rebuild:
+        report.rebuilt_because = "a rebuild was asked for"
+    else:
+        try:
+            stored_chunks, stored_vectors, stored_sentence_vectors, stored_manifest = load_stored(
+                settings.index_dir, expected
+            )
+        except StaleIndex as e:
+            report.rebuilt_because = str(e)
+            if (Path(settings.index_dir) / "current").exists():
+                log.warning("Rebuilding the index: %s", e)
+
+    old_docs = stored_manifest.get("documents", {})
+    unchanged = {d.doc_id for d in documents if old_docs.get(d.doc_id) == d.sha256}
+    keep = [i for i, c in enumerate(stored_chunks) if c.doc_id in unchanged]
+    fresh = [
+        chunk
+        for doc in documents
+        if doc.doc_id not in unchanged or not any(stored_chunks[i].doc_id == doc.doc_id for i in keep)
+        for chunk in chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap)
+    ]
+    report.removed_documents = len(set(old_docs) - {d.doc_id for d in documents})
+    chunks = [stored_chunks[i] for i in keep] + fresh
+    texts = {d.doc_id: d.text for d in documents}
+    old_rows = {span: row for row, span in enumerate(sentence_spans(stored_chunks))}
+    new_spans = [span for span in sentence_spans(chunks) if span[0] not in unchanged or span not in old_rows]
+    if progress and fresh:
+        log.info("Embedding %d chunks and %d sentences", len(fresh), len(new_spans))
+    new_vectors = embedder.embed([c.text for c in fresh] + [texts[d][a:b] for d, a, b in new_spans], progress)
+    new_rows = {span: row for row, span in enumerate(new_spans)}
+    vectors = np.vstack([stored_vectors[keep], new_vectors[: len(fresh)]])
+    sentence_vectors = np.vstack(
+        [
+            stored_sentence_vectors[old_rows[span]] if span in old_rows and span[0] in unchanged
+            else new_vectors[len(fresh) + new_rows[span]]
+            for span in sentence_spans(chunks)
+        ]
+        or [empty]
+    )
+    changed = bool(fresh) or report.removed_documents > 0 or len(keep) != len(stored_chunks)
+    changed = changed or report.rebuilt_because is not None
+    manifest = stored_manifest
+    if changed:
+        manifest = {
+            **expected,
+            "documents": {d.doc_id: d.sha256 for d in documents},
+            "chunks": len(chunks),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    index = VectorIndex(chunks, vectors, sentence_vectors, {d.doc_id: d for d in documents}, manifest)
+    index.faiss_index = make_faiss(vectors, settings.index_type)
+    if changed:
+        save(settings.index_dir, index)
+
+    report.documents, report.chunks = len(documents), len(chunks)
+    report.embedded, report.reused = len(fresh), len(keep)
+    report.seconds = time.perf_counter() - started
+    return index, report
+
