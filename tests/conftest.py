@@ -7,6 +7,7 @@ index they build lives under a temporary directory, never in the working tree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shutil
@@ -22,14 +23,24 @@ from rag.llm import Generator
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+STOPWORDS = set(
+    "a an and are as at be by did do does for from had has have in is it of on or that the to"
+    " was were what when where which who why will with".split()
+)
+
+
+@functools.cache
+def _word_vector(word: str, dim: int) -> np.ndarray:
+    return np.random.default_rng(int(hashlib.md5(word.encode()).hexdigest()[:8], 16)).standard_normal(dim)
 
 
 class FakeEmbedder(Embedder):
-    """Deterministic bag-of-words vectors: texts sharing words get similar vectors."""
+    """Deterministic bag-of-words vectors: the sum of a fixed random vector per content word,
+    so texts sharing words are similar and unrelated texts are nearly orthogonal."""
 
     name = "fake-embedder"
     fingerprint = "fake-1"
-    dim = 64
+    dim = 256
 
     def __init__(self):
         self.calls: list[int] = []
@@ -38,8 +49,8 @@ class FakeEmbedder(Embedder):
         self.calls.append(len(texts))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+            for word in set(re.findall(r"\w+", text.lower())) - STOPWORDS:
+                out[row] += _word_vector(word, self.dim)
             out[row, 0] += 1e-3  # no all-zero rows
         return out
 

@@ -14,7 +14,9 @@ from rag.index import open_index
 
 from .conftest import FakeEmbedder
 
-NEW_ARTICLE = "Gallium talks\n\nOfficials met in Oslo to discuss gallium quotas. The talks ended without a deal.\n"
+NEW_ARTICLE = (
+    "Gallium talks\n\nOfficials met in Oslo to discuss gallium quotas. The talks ended without a deal.\n"
+)
 
 
 def settings_for(corpus: Path, tmp_path: Path, **changes) -> Settings:
@@ -36,7 +38,7 @@ def test_manifest_describes_the_index(seeds, tmp_path):
     manifest = json.loads((tmp_path / "idx" / "current" / "manifest.json").read_text())
     assert manifest["format_version"] == index_mod.FORMAT_VERSION
     assert manifest["embedder"] == {"name": "fake-embedder", "fingerprint": "fake-1"}
-    assert manifest["dimension"] == 64
+    assert manifest["dimension"] == 256
     assert manifest["chunking"]["max_tokens"] == s.chunk_tokens
     assert set(manifest["documents"]) == {p.stem for p in seeds.glob("*.txt")}
     assert manifest["built_at"]
@@ -58,7 +60,9 @@ def test_corrupt_file_triggers_a_rebuild(seeds, tmp_path, name, damage, caplog):
 
 
 @pytest.mark.parametrize(
-    "change", [{"chunk_tokens": 60}, {"chunk_overlap": 0}, {"index_type": "hnsw"}], ids=["tokens", "overlap", "type"]
+    "change",
+    [{"chunk_tokens": 60}, {"chunk_overlap": 0}, {"index_type": "hnsw"}],
+    ids=["tokens", "overlap", "type"],
 )
 def test_changed_settings_trigger_a_rebuild(seeds, tmp_path, change):
     open_index(settings_for(seeds, tmp_path), FakeEmbedder(), progress=False)
@@ -127,7 +131,9 @@ def test_incremental_update_with_the_real_embedder(seeds, tmp_path, real_embedde
     new_chunks = [c for c in added.chunks if c.doc_id == "new"]
     assert (report.embedded, report.reused) == (len(new_chunks), len(base.chunks))
 
-    (seeds / "new.txt").write_text(NEW_ARTICLE.replace("Oslo", "Lisbon").replace("gallium quotas", "tin exports"))
+    (seeds / "new.txt").write_text(
+        NEW_ARTICLE.replace("Oslo", "Lisbon").replace("gallium quotas", "tin exports")
+    )
     changed, report = open_index(s, real_embedder, progress=False)
     assert (report.embedded, report.reused) == (len(new_chunks), len(base.chunks))
     hits = Retriever(changed, real_embedder).search("Where did officials discuss gallium quotas?", k=20)

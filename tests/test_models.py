@@ -140,7 +140,11 @@ def test_folder_model_is_extracted_and_checked(tmp_path):
         z.writestr("emb/model/model.safetensors", weights)
         z.writestr("emb/model/config.json", "{}")
     spec = fake_spec(
-        [weights], kind="sentence-transformers", filename="emb", member=r"emb/model/.+", checked_file="model.safetensors"
+        [weights],
+        kind="sentence-transformers",
+        filename="emb",
+        member=r"emb/model/.+",
+        checked_file="model.safetensors",
     )
     target = tmp_path / "cache" / "emb"
     target.parent.mkdir()
