@@ -1,0 +1,192 @@
+"""The chat page: ``build_app(settings, pipeline)`` wires gradio components to the pipeline.
+
+Run it with ``python app.py`` (``make run``); host and port come from
+``Settings`` (``RAG_HOST``, ``RAG_PORT``). All HTML comes from ``rag.render``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import gradio as gr
+
+from rag import render
+from rag.config import Settings, offline_env
+from rag.schema import Answer
+
+log = logging.getLogger("rag.app")
+
+EXAMPLES = (
+    "What did the US give up in the rare earth deal?",
+    "What did China commit to under the agreement?",
+    "How long are the rare earth export licences valid?",
+)
+EMPTY_HINT = "Type a question about the articles first, or pick one of the examples below."
+PIPELINE_QUEUE = "pipeline"  # every event that runs the model shares this one-at-a-time queue
+
+# What one step of an answer sets: question box, chat, plain-text history, status line.
+Update = tuple[str, list, list, str]
+
+
+def respond(
+    pipeline, message: str, chat: list | None, turns: list | None, model=None, k=None
+) -> Iterator[Update]:
+    """Answer ``message`` and stream the chat as it grows.
+
+    ``chat`` is what the Chatbot shows (rendered HTML); ``turns`` is the same
+    conversation as plain ``{"role", "content"}`` messages, which is what the
+    pipeline gets as ``history`` for follow-up questions. Errors end up as a
+    readable message in the chat, never as an exception.
+    """
+    chat, turns = list(chat or []), list(turns or [])
+    question = (message or "").strip()
+    if not question:
+        yield message or "", [*chat, _assistant(render.notice_html(EMPTY_HINT, "hint"))], turns, ""
+        return
+
+    chat.append({"role": "user", "content": render.question_html(question)})
+    yield "", [*chat, _assistant(render.streaming_html(""))], turns, "searching the articles…"
+
+    pieces: list[str] = []
+    answer: Answer | None = None
+    try:
+        for item in pipeline.ask_stream(question, history=turns, model=model or None, k=_int_or_none(k)):
+            if isinstance(item, Answer):
+                answer = item
+                break
+            pieces.append(item)
+            yield (
+                "",
+                [*chat, _assistant(render.streaming_html("".join(pieces)))],
+                turns,
+                "writing the answer…",
+            )
+    except ValueError as exc:  # the pipeline's verdict on the question itself: too long, empty, ...
+        text = f"I can't answer that question: {exc}"
+        yield message, [*chat, _assistant(render.notice_html(text, "error"))], turns, "question not accepted"
+        return
+    except Exception as exc:
+        log.exception("answering %r failed", question[:200])
+        text = (
+            f"Sorry, something went wrong while answering ({type(exc).__name__}). "
+            "The details are in the server log; please try again."
+        )
+        yield "", [*chat, _assistant(render.notice_html(text, "error"))], turns, "failed"
+        return
+
+    if answer is None:
+        log.error("ask_stream ended without an Answer for %r", question[:200])
+        text = "Sorry, the answer was cut off before it was finished. Please try again."
+        yield "", [*chat, _assistant(render.notice_html(text, "error"))], turns, "failed"
+        return
+
+    chat.append(_assistant(render.answer_html(answer, pipeline.document)))
+    turns += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+    yield "", chat, turns, render.status_line(answer)
+
+
+def _assistant(content: str) -> dict:
+    return {"role": "assistant", "content": content}
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _index_state(pipeline) -> str:
+    try:
+        return render.index_state(pipeline.index_info())
+    except Exception:
+        log.exception("could not read the index state")
+        return "index state unavailable"
+
+
+def build_app(settings: Settings, pipeline) -> gr.Blocks:
+    """The chat page for ``pipeline``; launch it with ``launch(demo, settings)``."""
+    models = list(pipeline.models())
+    if settings.llm_model not in models:
+        models.insert(0, settings.llm_model)
+
+    with gr.Blocks(title="Ask the articles", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "## Ask the articles\nAnswers quote the indexed articles; open a citation to read its source."
+        )
+        gr.Markdown(_index_state(pipeline), elem_id="rag-index")
+        chatbot = gr.Chatbot(
+            elem_id="rag-chat",
+            height=560,
+            show_label=False,
+            latex_delimiters=[],  # article text with "$$" must stay text
+            buttons=[],  # "copy" would copy the rendered HTML
+            feedback_options=None,
+            placeholder="Ask a question about the indexed articles.",
+        )
+        turns = gr.State([])
+        with gr.Row():
+            question = gr.Textbox(
+                elem_id="rag-question",
+                show_label=False,
+                placeholder="Ask a question…",
+                lines=1,
+                max_lines=6,
+                scale=8,
+                autofocus=True,
+            )
+            ask = gr.Button("Ask", variant="primary", elem_id="rag-ask", scale=1, min_width=80)
+        status = gr.Markdown("", elem_id="rag-status")
+        with gr.Row():
+            example_buttons = [gr.Button(q, size="sm", elem_classes="rag-example") for q in EXAMPLES]
+        with gr.Accordion("Settings", open=False):
+            model = gr.Dropdown(models, value=settings.llm_model, label="Model", elem_id="rag-model")
+            top_k = gr.Slider(
+                1, max(30, settings.top_k), value=settings.top_k, step=1, label="Passages retrieved (top-k)"
+            )
+            new_chat = gr.Button("New conversation", size="sm")
+
+        def answer(message, chat, history, model_name, k):
+            yield from respond(pipeline, message, chat, history, model_name, k)
+
+        run = {
+            "fn": answer,
+            "inputs": [question, chatbot, turns, model, top_k],
+            "outputs": [question, chatbot, turns, status],
+            "concurrency_limit": 1,  # the model is not re-entrant: others wait in the queue
+            "concurrency_id": PIPELINE_QUEUE,
+        }
+        question.submit(**run, api_name="ask")
+        ask.click(**run, api_visibility="undocumented")
+        for button in example_buttons:
+            button.click(
+                lambda q=button.value: q, outputs=question, queue=False, api_visibility="private"
+            ).then(**run, api_visibility="undocumented")
+        for trigger in (new_chat.click, chatbot.clear):
+            trigger(
+                lambda: ([], [], ""), outputs=[chatbot, turns, status], queue=False, api_visibility="private"
+            )
+    return demo
+
+
+def launch(demo: gr.Blocks, settings: Settings) -> None:
+    """Serve on ``settings.host``/``settings.port`` only: never a share link."""
+    demo.queue(default_concurrency_limit=1).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=False,
+        ssr_mode=False,
+        css=render.PAGE_CSS,
+        head=render.PAGE_HEAD,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    offline_env()
+    settings = Settings.from_env()
+    from rag.pipeline import Pipeline  # heavy: loads the models and the index
+
+    launch(build_app(settings, Pipeline(settings)), settings)
+
+
+if __name__ == "__main__":
+    main()
