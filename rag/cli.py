@@ -1,0 +1,188 @@
+"""The ``rag`` command line: parses input, calls into ``rag``, prints the result."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .config import ROOT, Settings
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per settings field, so every setting is also a CLI option."""
+    group = parser.add_argument_group("settings (each also read from RAG_<NAME>)")
+    for f in dataclasses.fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        kind = str(f.type)
+        convert = int if kind == "int" else float if kind == "float" else Path if "Path" in kind else str
+        group.add_argument(
+            flag, dest=f"set_{f.name}", type=convert, default=None, help=f.metadata.get("help")
+        )
+    group.add_argument(
+        "--corpus", dest="set_corpus_dir", type=Path, default=None, help="alias of --corpus-dir"
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_")}
+    return Settings.from_env(**overrides)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models = sub.add_parser("models", help="provision and check model files")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    pull = models_sub.add_parser("pull", help="fetch and verify models (default: generator + embedder)")
+    pull.add_argument("names", nargs="*")
+    listing = models_sub.add_parser("list", help="show each model's state: missing, verified or corrupt")
+    listing.add_argument("--full", action="store_true", help="re-hash every file instead of trusting stamps")
+
+    index = sub.add_parser("index", help="build or update the index of the corpus")
+    index.add_argument("--rebuild", action="store_true", help="embed everything again from scratch")
+
+    search = sub.add_parser("search", help="show ranked hits and the selected evidence for a question")
+    search.add_argument("question")
+    search.add_argument("-k", type=int, default=None, help="number of hits")
+
+    ask = sub.add_parser("ask", help="answer a question with quoted citations")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--model", default=None, help="generator model name")
+    ask.add_argument("-k", type=int, default=None, help="number of chunks to retrieve")
+
+    ev = sub.add_parser("eval", help="score answers against a gold file")
+    ev.add_argument("--gold", type=Path, default=ROOT / "eval" / "dev.jsonl")
+    ev.add_argument("--model", default=None)
+    ev.add_argument("--out", type=Path, default=None, help="report folder (default eval/reports/<time>)")
+    ev.add_argument("--fail-under", nargs="*", default=[], metavar="METRIC=VALUE")
+    ev.add_argument("--fail-above", nargs="*", default=[], metavar="METRIC=VALUE")
+
+    for p in (models, pull, listing, index, search, ask, ev):
+        _settings_flags(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from(args)
+        return COMMANDS[args.command](args, settings)
+    except (ValueError, RuntimeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_models(args, settings: Settings) -> int:
+    from . import models
+
+    if args.action == "pull":
+        for name in args.names or models.DEFAULT_PULL:
+            models.pull(name, settings.cache_dir)
+        return 0
+    bad = 0
+    for name, spec in models.SPECS.items():
+        state = models.state(spec, settings.cache_dir, full=args.full, progress=True)
+        bad += state == "corrupt"
+        print(f"{name:22} {state:9} {spec.size / 1e6:8.1f} MB  {models.model_path(spec, settings.cache_dir)}")
+    return 1 if bad else 0
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from .embedder import SentenceTransformerEmbedder
+    from .index import open_index
+    from .models import ensure, spec
+
+    s = spec(settings.embed_model)
+    embedder = SentenceTransformerEmbedder(ensure(s.name, settings), s.name, s.sha256)
+    index, report = open_index(settings, embedder, rebuild=args.rebuild, progress=True)
+    if report.rebuilt_because:
+        print(f"built from scratch: {report.rebuilt_because}")
+    print(f"documents: {report.documents}  chunks: {report.chunks}  ")
+    print(
+        f"embedded: {report.embedded}  reused: {report.reused}  removed documents: {report.removed_documents}"
+    )
+    for s in report.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    print(
+        f"index: {settings.index_dir} (built {index.manifest.get('built_at')})  time: {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_search(args, settings: Settings) -> int:
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(settings, progress=True)
+    retrieval = pipeline.retriever.retrieve(args.question, args.k or settings.top_k, settings.evidence_tokens)
+    for rank, hit in enumerate(retrieval.hits, 1):
+        doc = pipeline.document(hit.chunk.doc_id)
+        source = ", ".join(str(x) for x in (doc.title, doc.outlet, doc.published) if x)
+        print(
+            f"{rank:2}. {hit.score:.4f} dense#{hit.dense_rank} bm25#{hit.lexical_rank}"
+            f"  {hit.chunk.chunk_id}  {source}"
+        )
+    verdict = "relevant" if retrieval.relevant else "NOTHING RELEVANT"
+    print(f"\nrelevance: {verdict} ({retrieval.why})\n\nevidence:")
+    for e in retrieval.evidence:
+        print(f"[{e.n}] {e.doc_id} {e.start}-{e.end}: {' '.join(e.text.split())}")
+    return 0
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from .pipeline import Pipeline
+
+    answer = None
+    stream = not args.json and sys.stdout.isatty()
+    for item in Pipeline(settings, progress=True).ask_stream(args.question, model=args.model, k=args.k):
+        if isinstance(item, str):
+            if stream:
+                print(item, end="", flush=True)
+        else:
+            answer = item
+    if stream:
+        print("\n")
+    print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if args.json else answer.to_markdown())
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from . import evaluate
+    from .pipeline import Pipeline
+
+    under = dict(evaluate.parse_threshold(t) for t in args.fail_under)
+    above = dict(evaluate.parse_threshold(t) for t in args.fail_above)
+    gold = evaluate.load_gold(args.gold)
+    pipeline = Pipeline(settings, progress=True)
+    report = evaluate.evaluate(
+        gold,
+        lambda q: pipeline.ask(q, model=args.model),
+        settings.corpus_dir,
+        meta={"gold": str(args.gold), "model": args.model or settings.llm_model},
+    )
+    out = args.out or ROOT / "eval" / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    evaluate.write_report(report, out)
+    print(evaluate.summary_table(report["summary"]))
+    print(f"\nreport: {out / 'report.md'}")
+    failures = evaluate.check_thresholds(report["summary"], under, above)
+    for failure in failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+COMMANDS = {"models": cmd_models, "index": cmd_index, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
+
+if __name__ == "__main__":
+    sys.exit(main())
