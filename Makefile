@@ -6,8 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := .stamps/install-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-# A portable llama.cpp build (AVX2), so a cached wheel works on any machine of this kind.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: run test lint fix eval bench install models chromium index clean
 

@@ -22,6 +22,16 @@ ABSTAIN = re.compile(
     r"|\bcannot (answer|determine|be determined)\b|\bunable to (answer|determine|find)\b",
     re.IGNORECASE,
 )
+WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    "the a an and or but of to in on at by for with from as is are was were be been has have had it its"
+    " this that these those he she they them his her their will would could should may might can not no"
+    " also than then there which who whom what when where why how about into after before over under"
+    " said says".split()
+)
+MIN_SUPPORT = 0.34  # share of a sentence's content words its cited passage must contain to keep the citation
+STRONG_SUPPORT = 0.5  # share at which an uncited sentence's best-matching passage is cited for it
+MIN_GROUNDED = 0.3  # a sentence no passage reaches this share for is not from the sources: it is dropped
 SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*(?:\s*\[[\d\s,;]+\])*(?=\s|$)")
 
 
@@ -33,6 +43,41 @@ def split_answer(text: str) -> list[str]:
     text = text.strip()
     cuts = [0, *(m.end() for m in SENTENCE_END.finditer(text)), len(text)]
     return [text[a:b].strip() for a, b in itertools.pairwise(cuts) if text[a:b].strip()]
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words that carry meaning, crudely singular.
+
+    ``"The licences expire" -> {"licence", "expire"}``
+    """
+    return {w.removesuffix("s") for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def support(sentence: str, passage: str) -> float:
+    """Share of the sentence's content words that the passage contains (1.0 for a sentence without any)."""
+    words = content_words(sentence)
+    return len(words & content_words(passage)) / len(words) if words else 1.0
+
+
+def attribute(
+    sentence: str, cited: list[int], evidence: dict[int, Evidence], warnings: list[str]
+) -> list[int]:
+    """The evidence numbers that back ``sentence``: the cited ones its words are found in.
+
+    A cited passage sharing too few of the sentence's words is dropped when another
+    passage clearly states the sentence (that one is cited instead); an uncited
+    sentence is given the passage that clearly states it, if there is one.
+    """
+    score = {n: support(sentence, e.text) for n, e in evidence.items()}
+    kept = [n for n in cited if score[n] >= MIN_SUPPORT]
+    if kept:
+        return kept
+    best = max(score, key=lambda n: (score[n], -n), default=None)
+    if best is not None and score[best] >= STRONG_SUPPORT and best not in cited:
+        what = f"citation [{cited[0]}] replaced" if cited else "citation added"
+        warnings.append(f"{what}: passage {best} states “{sentence[:60]}”")
+        return [best]
+    return cited
 
 
 def is_abstention(text: str) -> bool:
@@ -47,17 +92,18 @@ def abstained(question: str, model: str, timings: dict, reason: str = "") -> Ans
 
 
 def _cite(
-    sentence: str, valid: set[int], order: dict[int, int], warnings: list[str]
+    sentence: str, evidence: dict[int, Evidence], order: dict[int, int], warnings: list[str]
 ) -> tuple[str, list[int]]:
-    """Strip a sentence's markers and re-attach the valid ones, renumbered, before its final stop."""
+    """Strip a sentence's markers and re-attach the checked ones, renumbered, before its final stop."""
     cited: list[int] = []
     for match in MARKER.finditer(sentence):
         for n in (int(x) for x in re.split(r"[,;]", match.group(1))):
-            if n not in valid:
+            if n not in evidence:
                 warnings.append(f"removed citation [{n}]: there is no source {n}")
             elif n not in cited:
                 cited.append(n)
     bare = MARKER.sub("", sentence).strip()
+    cited = attribute(bare, cited, evidence, warnings) if bare else cited
     for n in cited:
         order.setdefault(n, len(order) + 1)
     marks = "".join(f"[{order[n]}]" for n in cited)
@@ -85,12 +131,20 @@ def build_answer(
     warnings: list[str] = []
     sentences, uncited = [], []
     for sentence in split_answer(raw):
-        text, cited = _cite(sentence, set(by_n), order, warnings)
+        bare = MARKER.sub("", sentence).strip()
+        if by_n and max(support(bare, e.text) for e in evidence) < MIN_GROUNDED:
+            warnings.append(f"dropped a sentence no source supports: “{bare}”")
+            continue
+        text, cited = _cite(sentence, by_n, order, warnings)
         if not text:
             continue
         sentences.append(text)
         if not cited:
             uncited.append(text)
+    if not sentences:
+        answer = abstained(question, model, timings, "no sentence of the answer was supported by the sources")
+        answer.warnings[:0] = warnings
+        return answer
     citations = []
     for n, new in sorted(order.items(), key=lambda kv: kv[1]):
         e = by_n[n]

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub"):
+    for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from . import prompts
-from .answer import abstained, build_answer
+from .answer import abstained, build_answer, is_abstention
 from .config import Settings
 from .embedder import Embedder
 from .llm import Generator
@@ -16,6 +16,17 @@ from .schema import Answer, Document
 
 MAX_QUESTION_CHARS = 2000
 REWRITE_TOKENS = 64
+RETRY_SIMILARITY = 0.6  # the model's "no answer" is doubted, and asked once more, above this match
+HOLD_CHARS = 40  # streamed text is held back until it cannot be the start of an abstention
+ABSTAIN_OPENINGS = (
+    "the sources",
+    "the passages",
+    "the articles",
+    "i cannot",
+    "i can't",
+    "there is no",
+    "none of",
+)
 log = logging.getLogger(__name__)
 
 
@@ -161,6 +172,30 @@ class Pipeline:
         rewritten = " ".join(rewritten.strip().strip('"').split())
         return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
 
+    def _generate(self, generator: Generator, messages, timings: dict) -> Iterator[str]:
+        """Stream one generation, adding its counts to ``timings``.
+
+        The first HOLD_CHARS characters are held back; if they open like "The sources
+        don't say", the rest is held too and only released if it turns out to be an answer.
+        """
+        stats: dict = {}
+        started = time.perf_counter()
+        held, streaming = "", False
+        for piece in generator.stream(messages, self.settings.answer_tokens, stats):
+            timings.setdefault("ttft_ms", (time.perf_counter() - started) * 1000 + timings["retrieve_ms"])
+            if streaming:
+                yield piece
+                continue
+            held += piece
+            if len(held.strip()) >= HOLD_CHARS and not held.lstrip().lower().startswith(ABSTAIN_OPENINGS):
+                streaming = True
+                yield held
+        if not streaming and held and not is_abstention(held):
+            yield held
+        timings["generate_ms"] = timings.get("generate_ms", 0.0) + (time.perf_counter() - started) * 1000
+        for key in ("prompt_tokens", "completion_tokens", "decode_ms"):
+            timings[key] = timings.get(key, 0) + stats.get(key, 0)
+
     def ask(self, question: str, *, history=None, model: str | None = None, k: int | None = None) -> Answer:
         answer = None
         for item in self.ask_stream(question, history=history, model=model, k=k):
@@ -191,26 +226,18 @@ class Pipeline:
         if not retrieval.relevant:
             yield finish(abstained(question, generator.name, timings, "nothing relevant was retrieved"))
             return
-        titles = {d: doc.title for d, doc in self.index.documents.items()}
-        messages = prompts.answer_messages(query, retrieval.evidence, titles)
-        stats: dict = {}
-        gen_started = time.perf_counter()
-        pieces = []
-        for piece in generator.stream(messages, self.settings.answer_tokens, stats):
-            if not pieces:
-                timings["ttft_ms"] = (time.perf_counter() - started) * 1000
-            pieces.append(piece)
-            yield piece
-        timings["generate_ms"] = (time.perf_counter() - gen_started) * 1000
-        for key in ("prompt_tokens", "completion_tokens", "decode_ms"):
-            if key in stats:
-                timings[key] = stats[key]
-        answer = build_answer(
-            question,
-            "".join(pieces),
-            retrieval.evidence,
-            self.index.documents,
-            model=generator.name,
-            timings=timings,
-        )
+        answer = None
+        for attempt in (False, True):
+            raw = ""
+            for piece in self._generate(
+                generator, prompts.answer_messages(query, retrieval.evidence, attempt), timings
+            ):
+                raw += piece
+                yield piece
+            answer = build_answer(
+                question, raw, retrieval.evidence, self.index.documents, model=generator.name, timings=timings
+            )
+            if not (answer.abstained and retrieval.relevance >= RETRY_SIMILARITY) or attempt:
+                break
+            log.info("The model found no answer although a passage matches closely; asking once more")
         yield finish(answer)

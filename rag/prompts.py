@@ -24,19 +24,18 @@ def system_prompt() -> str:
     return template("system").template
 
 
-def evidence_block(evidence: list[Evidence], titles: dict[str, str]) -> str:
-    """``[1] (Some title) Passage text.`` lines, one per evidence passage."""
-    return "\n".join(
-        template("evidence").substitute(
-            n=e.n, title=titles.get(e.doc_id, e.doc_id), text=" ".join(e.text.split())
-        )
-        for e in evidence
-    )
+def evidence_block(evidence: list[Evidence]) -> str:
+    """``[1] Passage text.`` lines, one per evidence passage, whitespace folded."""
+    return "\n".join(template("evidence").substitute(n=e.n, text=" ".join(e.text.split())) for e in evidence)
 
 
-def answer_messages(question: str, evidence: list[Evidence], titles: dict[str, str]) -> list[dict[str, str]]:
-    """System prompt first and unchanged, so its KV cache is reused across questions."""
-    user = template("answer").substitute(evidence=evidence_block(evidence, titles), question=question.strip())
+def answer_messages(question: str, evidence: list[Evidence], retry: bool = False) -> list[dict[str, str]]:
+    """System prompt first and unchanged, so its KV cache is reused across questions.
+
+    ``retry`` asks again, more firmly, after the model said the passages don't answer.
+    """
+    name = "answer_retry" if retry else "answer"
+    user = template(name).substitute(evidence=evidence_block(evidence), question=question.strip())
     return [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user}]
 
 

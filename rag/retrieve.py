@@ -24,7 +24,9 @@ CANDIDATES = 30  # chunks each retriever contributes before fusion
 SAME_DOC_PENALTY = 0.15  # diversity: cost of another chunk from an already chosen document
 LEXICAL_WEIGHT = 0.3  # weight of the IDF-weighted share of question terms in a sentence's score
 HEADING_PENALTY = 0.1  # lines without final punctuation (headlines, bylines) say little
-NEIGHBOUR = 0.9  # a sentence inherits this share of its neighbours' score: passages are coherent
+NEIGHBOUR = 0.75  # a sentence inherits this share of its neighbours' score: passages are coherent
+MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim on their own
+MAX_PASSAGE = 3  # sentences in one numbered passage, so every quote stays short
 LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
 
@@ -118,15 +120,17 @@ def smooth(scores: np.ndarray, same_doc_as_next: np.ndarray, share: float = NEIG
     return out
 
 
-def merge_runs(picked: list[tuple[str, int, int, int]]) -> list[tuple[str, int, int, list[int]]]:
-    """Join picked sentences that follow each other in one document into one passage.
+def merge_runs(
+    picked: list[tuple[str, int, int, int]], longest: int = MAX_PASSAGE
+) -> list[tuple[str, int, int, list[int]]]:
+    """Join picked sentences that follow each other in one document into passages of at most ``longest``.
 
     Items are (doc_id, row, start, end), where consecutive rows are consecutive
     sentences; the result holds (doc_id, start, end, rows).
     """
     runs: list[tuple[str, int, int, list[int]]] = []
     for doc_id, row, start, end in sorted(picked, key=lambda p: p[1]):
-        if runs and runs[-1][0] == doc_id and runs[-1][3][-1] == row - 1:
+        if runs and runs[-1][0] == doc_id and runs[-1][3][-1] == row - 1 and len(runs[-1][3]) < longest:
             d, s, _, rows = runs[-1]
             runs[-1] = (d, s, end, rows + [row])
         else:
@@ -187,6 +191,7 @@ class Retriever:
         self._sentence_terms = [set(t) for t in self.terms(texts)]
         self._tokens = np.array([embedder.count_tokens(t) for t in texts], dtype=int)
         self._heading = np.array([not FINAL_STOP.search(t) for t in texts], dtype=bool)
+        self._too_short = np.array([len(t.split()) < MIN_WORDS for t in texts], dtype=bool)
         self._same_doc_as_next = np.array([a[0] == b[0] for a, b in itertools.pairwise(self.sentences)], bool)
         self._row = {(d, s): row for row, (d, s, _) in enumerate(self.sentences)}
         df: dict[str, int] = {}
@@ -254,12 +259,14 @@ class Retriever:
     ) -> list[Evidence]:
         """The sentences of the hit chunks that bear most on the question, within ``budget`` tokens.
 
-        A sentence that leans on the one before it ("It", "In return") brings that one
-        along; a sentence repeating one already chosen word for word is skipped;
-        consecutive sentences become one numbered passage, best passage first.
+        Lines of fewer than MIN_WORDS words are never evidence. A sentence that leans on
+        the one before it ("It", "In return") brings that one along; a sentence repeating
+        one already chosen word for word is skipped; up to MAX_PASSAGE consecutive
+        sentences become one numbered passage, best passage first.
         """
         _, score = self.sentence_scores(question, query)
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
+        rows = [r for r in rows if not self._too_short[r]]
         chosen: dict[int, float] = {}
         seen_texts: set[str] = set()
         used = 0

@@ -42,12 +42,13 @@ def test_quotes_are_cut_from_the_source_and_verified():
 
 
 def test_out_of_range_number_is_removed_and_reported():
-    """[9] does not exist: it is dropped, reported, and the sentence counts as uncited."""
-    a = answer("Talks were in London [3]. Prices fell [9].")
-    assert a.text == "Talks were in London [1]. Prices fell."
+    """[9] does not exist: it is dropped and reported; passage 1 holds only 2 of the second
+    sentence's 5 content words (ethane, curb), too few to cite it instead, so the sentence is uncited."""
+    a = answer("Talks were in London [3]. Ethane curbs worried many traders [9].")
+    assert a.text == "Talks were in London [1]. Ethane curbs worried many traders."
     assert [c.doc_id for c in a.citations] == ["b"]
     assert "removed citation [9]: there is no source 9" in a.warnings
-    assert a.uncited_sentences == ["Prices fell."]
+    assert a.uncited_sentences == ["Ethane curbs worried many traders."]
 
 
 def test_duplicated_citations_collapse_to_one():
@@ -59,8 +60,8 @@ def test_duplicated_citations_collapse_to_one():
 
 def test_adjacent_and_comma_citations_are_renumbered_in_order_of_use():
     """[3][1] and [1, 3]: first use decides the number, so evidence 3 becomes [1] and 1 becomes [2]."""
-    a = answer("Talks in London eased ethane curbs [3][1]. Both happened [1, 3].")
-    assert a.text == "Talks in London eased ethane curbs [1][2]. Both happened [2][1]."
+    a = answer("Talks in London eased ethane curbs [3][1]. Ethane curbs and London talks [1, 3].")
+    assert a.text == "Talks in London eased ethane curbs [1][2]. Ethane curbs and London talks [2][1]."
     assert [c.doc_id for c in a.citations] == ["b", "a"]
     assert [s.doc_id for s in a.sources] == ["b", "a"]
 
@@ -71,9 +72,41 @@ def test_marker_after_the_full_stop_stays_with_its_sentence():
     assert a.uncited_sentences == []
 
 
+def test_citation_moves_to_the_passage_that_states_the_sentence():
+    """The model cites [1] (about ethane) for London talks; only passage 3 holds "talks", "held", "London"."""
+    a = answer("Talks were held in London [1].")
+    assert [c.doc_id for c in a.citations] == ["b"] and a.citations[0].quote == "Talks were held in London."
+    assert any("replaced" in w for w in a.warnings)
+
+
+def test_uncited_sentence_gets_the_passage_that_clearly_states_it():
+    a = answer("China will approve licences.")
+    assert a.text == "China will approve licences [1]."
+    assert a.citations[0].quote == "China will approve licences."
+    assert a.uncited_sentences == [] and any("citation added" in w for w in a.warnings)
+
+
+def test_paraphrase_keeps_the_models_citation():
+    """ "Curbs on ethane were loosened": passage 1 holds 2 of its 3 content words, so it stays."""
+    a = answer("Curbs on ethane were loosened [1].")
+    assert a.citations[0].quote == "The US will ease curbs on ethane." and not a.warnings
+
+
+def test_sentence_no_source_supports_is_dropped():
+    """ "He promised to repair the old library" shares no content word with any passage."""
+    a = answer("Talks were held in London [3]. He promised to repair the old library [2].")
+    assert a.text == "Talks were held in London [1]."
+    assert any("no source supports" in w for w in a.warnings)
+
+
+def test_answer_with_no_supported_sentence_abstains():
+    a = answer("The stadium roof was praised [1].")
+    assert a.abstained and a.citations == []
+
+
 def test_sentence_without_citation_is_flagged():
-    a = answer("Talks were in London [3]. Everyone was pleased.")
-    assert a.uncited_sentences == ["Everyone was pleased."]
+    a = answer("Talks were in London [3]. Ethane curbs worried many traders.")
+    assert a.uncited_sentences == ["Ethane curbs worried many traders."]
     assert "1 sentence(s) carry no citation" in a.warnings
 
 
