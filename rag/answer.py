@@ -132,6 +132,8 @@ def build_answer(
     sentences, uncited = [], []
     for sentence in split_answer(raw):
         bare = MARKER.sub("", sentence).strip()
+        if not any(ch.isalnum() for ch in bare):
+            continue
         if by_n and max(support(bare, e.text) for e in evidence) < MIN_GROUNDED:
             warnings.append(f"dropped a sentence no source supports: “{bare}”")
             continue

@@ -1,0 +1,180 @@
+"""Hybrid retrieval, evidence selection and the relevance signal."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.config import Settings
+from rag.evaluate import contains_phrase
+from rag.index import open_index
+from rag.retrieve import (
+    Retriever,
+    diverse,
+    merge_runs,
+    missing_answer_type,
+    names_in,
+    rrf,
+    smooth,
+)
+
+from .conftest import ROOT, FakeEmbedder
+
+DEV = [json.loads(line) for line in (ROOT / "eval" / "dev.jsonl").read_text().splitlines() if line.strip()]
+ANSWERABLE = [g for g in DEV if g["answerable"]]
+
+
+def test_rrf_adds_reciprocal_ranks():
+    """Item 1 is 2nd in one list and 1st in the other: 1/62 + 1/61; item 3 only 1st once: 1/61."""
+    scores = rrf([[3, 1], [1]])
+    assert scores[3] == pytest.approx(1 / 61) and scores[1] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_diverse_spreads_picks_across_documents():
+    """Scaled scores a1=1.0, a2=0.9, b1=0.8: a2 pays 0.15 for sharing a document with a1 (0.75 < 0.8)."""
+    scores = {0: 1.0, 1: 0.9, 2: 0.8, 3: 0.0}
+    doc_of = {0: "a", 1: "a", 2: "b", 3: "c"}
+    assert diverse([0, 1, 2, 3], scores, doc_of, 3) == [0, 2, 1]
+
+
+def test_smooth_lends_neighbours_a_share_within_a_document():
+    """0.2 next to 1.0 becomes 0.9 × 1.0; 0.1 is in another document, so it keeps its own score."""
+    out = smooth(np.array([0.2, 1.0, 0.1]), np.array([True, False]), share=0.9)
+    assert out.tolist() == pytest.approx([0.9, 1.0, 0.1])
+
+
+def test_merge_runs_joins_consecutive_sentences_up_to_a_limit():
+    picked = [("a", 0, 0, 5), ("a", 1, 6, 10), ("a", 2, 11, 15), ("a", 3, 16, 20), ("b", 4, 0, 3)]
+    assert merge_runs(picked, longest=3) == [
+        ("a", 0, 15, [0, 1, 2]),
+        ("a", 16, 20, [3]),
+        ("b", 0, 3, [4]),
+    ]
+
+
+def test_answer_types():
+    assert (
+        missing_answer_type("What price per tonne will buyers pay?", "valid for six months")
+        == "an amount of money"
+    )
+    assert missing_answer_type("What price will buyers pay?", "at $40 a kilo") is None
+    assert missing_answer_type("When did they speak?", "They spoke on June 5.") is None
+    assert missing_answer_type("How many plants closed?", "Plants closed.") == "a number"
+
+
+def test_names_in_question():
+    assert names_in("Who won the 2022 FIFA World Cup?") == ["2022", "FIFA", "World", "Cup"]
+    assert names_in("What did the U.S. give up?") == ["U.S"]
+
+
+@pytest.fixture
+def fake_retriever(seeds, tmp_path):
+    embedder = FakeEmbedder()
+    index, _ = open_index(
+        Settings.from_env(corpus_dir=seeds, index_dir=tmp_path / "idx"), embedder, progress=False
+    )
+    return Retriever(index, embedder), embedder
+
+
+@pytest.mark.parametrize("budget", [60, 200, 700])
+def test_evidence_respects_the_token_budget(fake_retriever, budget):
+    retriever, embedder = fake_retriever
+    result = retriever.retrieve("What did China commit to under the agreement?", k=8, budget=budget)
+    assert result.evidence
+    assert sum(embedder.count_tokens(e.text) for e in result.evidence) <= budget
+
+
+def test_evidence_is_numbered_and_cut_from_the_documents(fake_retriever):
+    retriever, _ = fake_retriever
+    result = retriever.retrieve("Which carmaker halted Explorer production?", k=8, budget=700)
+    assert [e.n for e in result.evidence] == list(range(1, len(result.evidence) + 1))
+    for e in result.evidence:
+        assert retriever.index.documents[e.doc_id].text[e.start : e.end] == e.text
+    assert any("Explorer" in e.text for e in result.evidence)
+
+
+def test_hits_carry_ranks_and_come_from_several_sources(fake_retriever):
+    retriever, _ = fake_retriever
+    hits = retriever.search("rare earth export deal", k=8)
+    assert len({h.chunk.doc_id for h in hits}) >= 4
+    assert all(h.dense_rank or h.lexical_rank for h in hits)
+    assert [h.score for h in hits] != [] and all(h.score > 0 for h in hits)
+
+
+# -- through the real embedder and index --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_retriever(real_pipeline):
+    return real_pipeline.retriever
+
+
+GOLD_SENTENCES = {
+    "d05": "roughly 90%",
+    "d06": "six-month export licences",
+    "d07": "Explorer SUV",
+    "d10": "negotiated by August 10",
+    "d12": "JL Mag Rare-Earth announced",
+}
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("qid", sorted(GOLD_SENTENCES))
+def test_gold_sentence_is_in_the_evidence(real_retriever, real_settings, qid):
+    question = next(g["question"] for g in DEV if g["id"] == qid)
+    result = real_retriever.retrieve(question, real_settings.top_k, real_settings.evidence_tokens)
+    assert any(GOLD_SENTENCES[qid] in e.text for e in result.evidence)
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("item", [g for g in DEV if not g["answerable"]], ids=lambda g: g["id"])
+def test_relevance_signal_fires_on_unanswerable_questions(real_retriever, real_settings, item):
+    result = real_retriever.retrieve(item["question"], real_settings.top_k, real_settings.evidence_tokens)
+    assert not result.relevant, result.why
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("item", ANSWERABLE, ids=lambda g: g["id"])
+def test_relevance_signal_stays_quiet_on_answerable_questions(real_retriever, real_settings, item):
+    result = real_retriever.retrieve(item["question"], real_settings.top_k, real_settings.evidence_tokens)
+    assert result.relevant, result.why
+
+
+def coverage(retriever: Retriever, settings: Settings) -> float:
+    """Share of gold facts with one of their phrases in the selected evidence."""
+    hit = total = 0
+    for item in ANSWERABLE:
+        result = retriever.retrieve(item["question"], settings.top_k, settings.evidence_tokens)
+        text = "\n".join(e.text for e in result.evidence)
+        for fact in item["facts"]:
+            total += 1
+            hit += any(contains_phrase(text, p) for p in fact["any"])
+    return hit / total
+
+
+@pytest.mark.real
+def test_hybrid_coverage_against_dense_only_and_bm25_only(real_pipeline, real_settings):
+    """Printed for the record. The hybrid must not lose to dense-only retrieval.
+
+    BM25-only currently scores higher on the dev set (0.962 against 0.885 when written),
+    all of it from one question (d01), whose ethane and student facts only BM25's tenth
+    hit happens to hold; so that comparison is printed, not asserted.
+    """
+    index, embedder = real_pipeline.index, real_pipeline.embedder
+    scores = {
+        "hybrid": coverage(real_pipeline.retriever, real_settings),
+        "dense": coverage(Retriever(index, embedder, use_lexical=False), real_settings),
+        "bm25": coverage(Retriever(index, embedder, use_dense=False), real_settings),
+    }
+    print("evidence fact coverage:", {k: round(v, 3) for k, v in scores.items()})
+    assert scores["hybrid"] >= scores["dense"]
+    assert scores["hybrid"] >= 0.85  # 0.885 when written
+
+
+@pytest.mark.real
+def test_real_evidence_respects_the_token_budget(real_retriever, real_pipeline):
+    for item in DEV:
+        result = real_retriever.retrieve(item["question"], 8, 300)
+        assert sum(real_pipeline.embedder.count_tokens(e.text) for e in result.evidence) <= 300
