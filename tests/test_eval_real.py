@@ -1,0 +1,28 @@
+"""Quality gate: the whole dev gold set through the real default model at temperature 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import evaluate
+
+from .conftest import ROOT, SEEDS
+
+
+@pytest.mark.real
+def test_dev_set_quality_gate(real_pipeline, tmp_path):
+    """Thresholds sit just under the scores measured when this gate was set (fact recall 0.60,
+    abstention accuracy 0.93 with one false abstention, citation validity 1.0, no must-not hit),
+    so a change that makes answers worse fails here. They are below the targets the project
+    aims for (fact recall 0.80, abstention accuracy 1.0): see the README's "Known limits"."""
+    gold = evaluate.load_gold(ROOT / "eval" / "dev.jsonl")
+    report = evaluate.evaluate(gold, real_pipeline.ask, SEEDS, progress=False)
+    evaluate.write_report(report, tmp_path)
+    summary = report["summary"]
+    print("\n" + evaluate.summary_table(summary))
+    assert set(summary) == set(evaluate.SUMMARY_KEYS)
+    assert summary["citation_validity"] == 1.0
+    assert summary["must_not_violations"] == 0
+    assert summary["abstention_accuracy"] >= 0.93
+    assert summary["fact_recall"] >= 0.55
+    assert summary["retrieval_source_recall"] >= 0.9
