@@ -64,7 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--fail-under", nargs="*", default=[], metavar="METRIC=VALUE")
     ev.add_argument("--fail-above", nargs="*", default=[], metavar="METRIC=VALUE")
 
-    for p in (models, pull, listing, index, search, ask, ev):
+    bench = sub.add_parser("bench", help="measure latency, throughput and memory beside raw llama.cpp")
+    bench.add_argument("--model", default=None, help="generator model name")
+    bench.add_argument("--gold", type=Path, default=ROOT / "eval" / "dev.jsonl")
+    bench.add_argument("--repeat", type=int, default=1, help="times each question is asked")
+    bench.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    bench.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<time>.json)")
+
+    for p in (models, pull, listing, index, search, ask, ev, bench):
         _settings_flags(p)
     return parser
 
@@ -182,7 +189,36 @@ def cmd_eval(args, settings: Settings) -> int:
     return 1 if failures else 0
 
 
-COMMANDS = {"models": cmd_models, "index": cmd_index, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval}
+def cmd_bench(args, settings: Settings) -> int:
+    from . import bench
+    from .evaluate import load_gold
+    from .pipeline import Pipeline
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError("--limit must be 1 or more")
+    gold = load_gold(args.gold)[: args.limit]
+    result = bench.run(
+        Pipeline(settings, progress=True),
+        gold,
+        repeat=args.repeat,
+        model=args.model,
+        meta={"gold": str(args.gold)},
+    )
+    out = args.out or ROOT / "bench" / "results" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    bench.write(result, out)
+    print(bench.format_table(result))
+    print(f"\nresults: {out}")
+    return 0
+
+
+COMMANDS = {
+    "models": cmd_models,
+    "index": cmd_index,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "eval": cmd_eval,
+    "bench": cmd_bench,
+}
 
 if __name__ == "__main__":
     sys.exit(main())
