@@ -172,8 +172,8 @@ class Pipeline:
         rewritten = " ".join(rewritten.strip().strip('"').split())
         return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
 
-    def _generate(self, generator: Generator, messages, timings: dict) -> Iterator[str]:
-        """Stream one generation, adding its counts to ``timings``.
+    def _generate(self, generator: Generator, messages, timings: dict, asked: float) -> Iterator[str]:
+        """Stream one generation, adding its counts to ``timings`` (``asked``: when the question came).
 
         The first HOLD_CHARS characters are held back; if they open like "The sources
         don't say", the rest is held too and only released if it turns out to be an answer.
@@ -182,7 +182,7 @@ class Pipeline:
         started = time.perf_counter()
         held, streaming = "", False
         for piece in generator.stream(messages, self.settings.answer_tokens, stats):
-            timings.setdefault("ttft_ms", (time.perf_counter() - started) * 1000 + timings["retrieve_ms"])
+            timings.setdefault("ttft_ms", (time.perf_counter() - asked) * 1000)
             if streaming:
                 yield piece
                 continue
@@ -230,7 +230,7 @@ class Pipeline:
         for attempt in (False, True):
             raw = ""
             for piece in self._generate(
-                generator, prompts.answer_messages(query, retrieval.evidence, attempt), timings
+                generator, prompts.answer_messages(query, retrieval.evidence, attempt), timings, started
             ):
                 raw += piece
                 yield piece
