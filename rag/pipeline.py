@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from . import prompts
-from .answer import MIN_GROUNDED, abstained, build_answer, is_abstention, support
+from .answer import abstained, build_answer, is_abstention
 from .config import Settings
 from .embedder import Embedder
 from .llm import Generator
@@ -237,10 +237,6 @@ class Pipeline:
             answer = build_answer(
                 question, raw, retrieval.evidence, self.index.documents, model=generator.name, timings=timings
             )
-            if attempt and not answer.abstained and support(query, answer.text) < MIN_GROUNDED:
-                answer = abstained(
-                    question, generator.name, timings, "the second try did not address the question"
-                )
             if not (answer.abstained and retrieval.relevance >= RETRY_SIMILARITY) or attempt:
                 break
             log.info("The model found no answer although a passage matches closely; asking once more")

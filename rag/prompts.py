@@ -20,8 +20,8 @@ def template(name: str) -> Template:
     return Template((PROMPTS_DIR / f"{name}.txt").read_text(encoding="utf-8").strip())
 
 
-def system_prompt(retry: bool = False) -> str:
-    return template("system_retry" if retry else "system").template
+def system_prompt() -> str:
+    return template("system").template
 
 
 def evidence_block(evidence: list[Evidence]) -> str:
@@ -32,12 +32,11 @@ def evidence_block(evidence: list[Evidence]) -> str:
 def answer_messages(question: str, evidence: list[Evidence], retry: bool = False) -> list[dict[str, str]]:
     """System prompt first and unchanged, so its KV cache is reused across questions.
 
-    ``retry`` asks again, without offering "The sources don't say", after the model said so
-    although a passage matched the question closely.
+    ``retry`` asks again, more firmly, after the model said the passages don't answer.
     """
     name = "answer_retry" if retry else "answer"
     user = template(name).substitute(evidence=evidence_block(evidence), question=question.strip())
-    return [{"role": "system", "content": system_prompt(retry)}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user}]
 
 
 def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:
