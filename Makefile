@@ -47,4 +47,4 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
 clean:
-	rm -rf $(VENV) .stamps index/*.faiss index/*.json index/*.jsonl
+	rm -rf $(VENV) .stamps index/current index/gen-* index/.current-*

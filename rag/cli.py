@@ -108,12 +108,10 @@ def cmd_models(args, settings: Settings) -> int:
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from .embedder import SentenceTransformerEmbedder
     from .index import open_index
-    from .models import ensure, spec
+    from .pipeline import Pipeline
 
-    s = spec(settings.embed_model)
-    embedder = SentenceTransformerEmbedder(ensure(s.name, settings), s.name, s.sha256)
+    embedder = Pipeline(settings).embedder
     index, report = open_index(settings, embedder, rebuild=args.rebuild, progress=True)
     if report.rebuilt_because:
         print(f"built from scratch: {report.rebuilt_because}")

@@ -242,7 +242,7 @@ class Retriever:
         of question terms in the sentence − HEADING_PENALTY for headlines, then smoothed
         over neighbouring sentences.
         """
-        similarity = self.index.sentence_vectors @ query if self.use_dense else np.zeros(len(self.sentences))
+        similarity = self.index.sentence_vectors @ query
         q_terms = set(self.terms([question])[0])
         weight = {t: self._idf.get(t, self._max_idf) for t in q_terms}
         total = sum(weight.values()) or 1.0
@@ -251,12 +251,11 @@ class Retriever:
         )
         if not self.use_lexical:
             lexical[:] = 0.0
-        score = similarity + LEXICAL_WEIGHT * lexical - HEADING_PENALTY * self._heading
+        dense = similarity if self.use_dense else np.zeros_like(similarity)
+        score = dense + LEXICAL_WEIGHT * lexical - HEADING_PENALTY * self._heading
         return similarity, smooth(score, self._same_doc_as_next)
 
-    def select_evidence(
-        self, question: str, hits: list[Hit], budget: int, query: np.ndarray
-    ) -> list[Evidence]:
+    def select_evidence(self, hits: list[Hit], budget: int, score: np.ndarray) -> list[Evidence]:
         """The sentences of the hit chunks that bear most on the question, within ``budget`` tokens.
 
         Lines of fewer than MIN_WORDS words are never evidence. A sentence that leans on
@@ -264,7 +263,6 @@ class Retriever:
         one already chosen word for word is skipped; up to MAX_PASSAGE consecutive
         sentences become one numbered passage, best passage first.
         """
-        _, score = self.sentence_scores(question, query)
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
         rows = [r for r in rows if not self._too_short[r]]
         chosen: dict[int, float] = {}
@@ -313,8 +311,9 @@ class Retriever:
         started = time.perf_counter()
         query = self.embedder.embed([question])[0]
         hits = self.search(question, k, query)
-        evidence = self.select_evidence(question, hits, budget, query)
-        best = float((self.index.sentence_vectors @ query).max(initial=0.0)) if self.sentences else 0.0
+        similarity, score = self.sentence_scores(question, query)
+        evidence = self.select_evidence(hits, budget, score)
+        best = float(similarity.max(initial=0.0))
         relevant, why = self.relevance(question, best, evidence)
         return Retrieval(
             question, hits, evidence, relevant, best, why, (time.perf_counter() - started) * 1000
