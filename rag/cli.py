@@ -115,7 +115,7 @@ def cmd_index(args, settings: Settings) -> int:
     index, report = open_index(settings, embedder, rebuild=args.rebuild, progress=True)
     if report.rebuilt_because:
         print(f"built from scratch: {report.rebuilt_because}")
-    print(f"documents: {report.documents}  chunks: {report.chunks}  ")
+    print(f"documents: {report.documents}  chunks: {report.chunks}")
     print(
         f"embedded: {report.embedded}  reused: {report.reused}  removed documents: {report.removed_documents}"
     )
