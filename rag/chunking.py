@@ -15,8 +15,15 @@ from .schema import Chunk, Document
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # words whose trailing period does not end a sentence ("Mr. Smith", "Aug. 10")
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st mt gen gov sen rep inc co corp ltd jr sr vs "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()  # not "may": "in May. Then"
+    "mr mrs ms dr prof st mt gen gov sen rep inc co corp ltd jr sr vs al cf approx etc est fig incl "
+    "no vol pp ed eds dept jan feb mar apr jun jul aug sep sept oct nov dec".split()  # not "may": "in May. Then"
+)
+# capitalised words that start sentences far more often than they continue a name, so that
+# "exports to the U.S. Like rare earths, ..." splits after "U.S." but "the U.S. Treasury" does not
+STARTERS = frozenset(
+    "a an the this that these those it its he she they we i in on at as but and or so yet "
+    "like while when after before if although though however meanwhile still also some many "
+    "there here such what why how".split()
 )
 OPENERS = "“\"‘'(["
 
@@ -27,6 +34,7 @@ _END = re.compile(r"[.!?]+[”\"’')\]]*(?=\s)|(?<=[a-z]{3})\.(?=[A-Z][a-z])")
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]|[A-Z]")  # "U.S", "e.g", the initial in "J. Smith"
 _NEXT = re.compile(r"\s*[“\"‘'(\[]*(\S)")  # the first character of the next sentence
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_WORD = re.compile(r"\w+")
 
 
 def approx_tokens(text: str) -> int:
@@ -40,17 +48,24 @@ def approx_tokens(text: str) -> int:
 def _ends_sentence(line: str, m: re.Match[str]) -> bool:
     """Whether the punctuation matched at ``m`` ends a sentence within ``line``."""
     nxt = _NEXT.match(line, m.end())
-    if not nxt or not (nxt.group(1).isupper() or nxt.group(1).isdigit()):
+    if not nxt:
         return False
-    if m.group() != ".":  # "!", "?", "..." or punctuation with closing quotes/brackets
-        return True
     i = m.start()
     while i > 0 and not line[i - 1].isspace():
         i -= 1
     word = line[i : m.start()].lstrip(OPENERS)
+    if nxt.group(1).islower():  # "standards. in return, ..." after a plain lowercase word
+        return m.group() == "." and word.isalpha() and word.islower() and word not in ABBREVIATIONS
+    if not (nxt.group(1).isupper() or nxt.group(1).isdigit()):
+        return False
+    if m.group() != ".":  # "!", "?", "..." or punctuation with closing quotes/brackets
+        return True
     if word.isdigit() and line[nxt.start(1) : nxt.start(1) + 3].lower() in MONTHS:  # "11. Jun 2025"
         return False
-    return word.lower() not in ABBREVIATIONS and not _INITIALISM.fullmatch(word)
+    if _INITIALISM.fullmatch(word):
+        next_word = _WORD.match(line, nxt.start(1))
+        return len(word) > 1 and next_word is not None and next_word.group().lower() in STARTERS
+    return word.lower() not in ABBREVIATIONS
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -59,8 +74,10 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     Every line break ends a sentence, so headings and bylines ("Date:") stand alone
     (and hard-wrapped paragraphs are split at each break). Within a line a sentence
     ends at ``.``, ``!`` or ``?`` (plus closing quotes/brackets) before an uppercase
-    letter, digit or opening quote, but not after abbreviations ("U.S.", "Mr.",
-    "Aug. 10") or initials ("J. Smith"). Example:
+    letter, digit or opening quote, but not after abbreviations ("Mr.", "Aug. 10"),
+    initials ("J. Smith") or initialisms ("U.S. Treasury") unless a word that usually
+    starts sentences follows ("U.S. Like"). A period after a lowercase word also ends
+    a sentence that starts in lowercase ("standards. in return"). Example:
     ``"Deal.\\n“They’re in,” he said. Mr. Li left."`` -> ``[(0, 5), (6, 28), (29, 41)]``.
     """
     end = len(text) if end is None else end

@@ -37,7 +37,7 @@ from .embedder import Embedder
 from .schema import Chunk, Document
 
 FORMAT_VERSION = 1
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 FILES = ("index.faiss", "sentences.faiss", "chunks.jsonl")
 log = logging.getLogger(__name__)
 

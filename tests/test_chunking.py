@@ -45,8 +45,14 @@ def doc_of(text: str) -> Document:
             "Rare Earth Deal\n\nDate:\nby | 11. Jun 2025 - 10:39 | Politics\nBody.",
             ["Rare Earth Deal", "Date:", "by | 11. Jun 2025 - 10:39 | Politics", "Body."],
         ),
-        # a lowercase word after a period is not a new sentence
-        ("It met standards. in return, it eased.", ["It met standards. in return, it eased."]),
+        # a sentence may start in lowercase after a plain word, not after an abbreviation
+        ("It met standards. in return, it eased.", ["It met standards.", "in return, it eased."]),
+        ("Oil, gas, etc. and more. Rates, i.e. fees.", ["Oil, gas, etc. and more.", "Rates, i.e. fees."]),
+        # after an initialism, only a word that usually starts a sentence starts one
+        (
+            "Exports to the U.S. Like rare earths, they matter. The U.S. Treasury agreed.",
+            ["Exports to the U.S.", "Like rare earths, they matter.", "The U.S. Treasury agreed."],
+        ),
         # missing space after a period, as in seed 003 ("short-lived truce.The agreement")
         ("A short-lived truce.The agreement holds.", ["A short-lived truce.", "The agreement holds."]),
     ],
