@@ -26,7 +26,6 @@ LEXICAL_WEIGHT = 0.3  # weight of the IDF-weighted share of question terms in a 
 HEADING_PENALTY = 0.1  # lines without final punctuation (headlines, bylines) say little
 NEIGHBOUR = 0.75  # a sentence inherits this share of its neighbours' score: passages are coherent
 MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim on their own
-MAX_PASSAGE = 3  # sentences in one numbered passage, so every quote stays short
 LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
 
@@ -118,24 +117,6 @@ def smooth(scores: np.ndarray, same_doc_as_next: np.ndarray, share: float = NEIG
     out[:-1][link] = np.maximum(out[:-1][link], share * scores[1:][link])
     out[1:][link] = np.maximum(out[1:][link], share * scores[:-1][link])
     return out
-
-
-def merge_runs(
-    picked: list[tuple[str, int, int, int]], longest: int = MAX_PASSAGE
-) -> list[tuple[str, int, int, list[int]]]:
-    """Join picked sentences that follow each other in one document into passages of at most ``longest``.
-
-    Items are (doc_id, row, start, end), where consecutive rows are consecutive
-    sentences; the result holds (doc_id, start, end, rows).
-    """
-    runs: list[tuple[str, int, int, list[int]]] = []
-    for doc_id, row, start, end in sorted(picked, key=lambda p: p[1]):
-        if runs and runs[-1][0] == doc_id and runs[-1][3][-1] == row - 1 and len(runs[-1][3]) < longest:
-            d, s, _, rows = runs[-1]
-            runs[-1] = (d, s, end, rows + [row])
-        else:
-            runs.append((doc_id, start, end, [row]))
-    return runs
 
 
 def missing_answer_type(question: str, evidence_text: str) -> str | None:
@@ -258,40 +239,41 @@ class Retriever:
     def select_evidence(self, hits: list[Hit], budget: int, score: np.ndarray) -> list[Evidence]:
         """The sentences of the hit chunks that bear most on the question, within ``budget`` tokens.
 
-        Lines of fewer than MIN_WORDS words are never evidence. A sentence that leans on
-        the one before it ("It", "In return") brings that one along; a sentence repeating
-        one already chosen word for word is skipped; up to MAX_PASSAGE consecutive
-        sentences become one numbered passage, best passage first.
+        Each numbered passage is one sentence, best first, so the model reads the
+        strongest evidence first and every quote is short. Lines of fewer than MIN_WORDS
+        words are never evidence. A sentence that leans on the one before it ("It",
+        "In return") shares a passage with that one; a sentence repeating one already
+        chosen word for word is skipped.
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
-        rows = [r for r in rows if not self._too_short[r]]
-        chosen: dict[int, float] = {}
+        rows = [r for r in rows if not (self._too_short[r] or self._heading[r])]
+        passages: list[list[int]] = []
+        passage_of: dict[int, list[int]] = {}  # chosen row -> its passage
         seen_texts: set[str] = set()
         used = 0
         for row in sorted(rows, key=lambda r: -score[r]):
             text = " ".join(self._text(self.sentences[row]).split())
-            if text in seen_texts:
+            if text in seen_texts or row in passage_of:
                 continue
-            group = [row]
-            if (
-                LEANS_BACK.match(text)
-                and row > 0
-                and self._same_doc_as_next[row - 1]
-                and row - 1 not in chosen
-            ):
-                group.insert(0, row - 1)
+            leans = LEANS_BACK.match(text) and row > 0 and self._same_doc_as_next[row - 1]
+            earlier = passage_of.get(row - 1) if leans else None
+            group = [row - 1, row] if leans and earlier is None else [row]
             cost = int(self._tokens[group].sum())
             if used + cost > budget:
                 continue
             used += cost
             seen_texts.add(text)
-            chosen.update({r: float(score[row]) for r in group if r not in chosen})
-        runs = merge_runs([(self.sentences[r][0], r, *self.sentences[r][1:]) for r in chosen])
-        runs.sort(key=lambda run: -max(chosen[r] for r in run[3]))
-        return [
-            Evidence(n, d, self.index.documents[d].text[start:end], start, end)
-            for n, (d, start, end, _) in enumerate(runs, start=1)
-        ]
+            if earlier is not None:  # joins the passage that ends with the sentence it leans on
+                earlier.append(row)
+            else:
+                passages.append(group)
+            passage_of.update(dict.fromkeys(group, earlier or group))
+        evidence = []
+        for n, group in enumerate(passages, start=1):
+            doc_id, start, _ = self.sentences[group[0]]
+            end = self.sentences[group[-1]][2]
+            evidence.append(Evidence(n, doc_id, self.index.documents[doc_id].text[start:end], start, end))
+        return evidence
 
     def relevance(self, question: str, similarity: float, evidence: list[Evidence]) -> tuple[bool, str]:
         """Whether anything in the corpus bears on the question, and why (or why not)."""

@@ -11,9 +11,9 @@ from rag.config import Settings
 from rag.evaluate import contains_phrase
 from rag.index import open_index
 from rag.retrieve import (
+    LEANS_BACK,
     Retriever,
     diverse,
-    merge_runs,
     missing_answer_type,
     names_in,
     rrf,
@@ -43,15 +43,6 @@ def test_smooth_lends_neighbours_a_share_within_a_document():
     """0.2 next to 1.0 becomes 0.9 × 1.0; 0.1 is in another document, so it keeps its own score."""
     out = smooth(np.array([0.2, 1.0, 0.1]), np.array([True, False]), share=0.9)
     assert out.tolist() == pytest.approx([0.9, 1.0, 0.1])
-
-
-def test_merge_runs_joins_consecutive_sentences_up_to_a_limit():
-    picked = [("a", 0, 0, 5), ("a", 1, 6, 10), ("a", 2, 11, 15), ("a", 3, 16, 20), ("b", 4, 0, 3)]
-    assert merge_runs(picked, longest=3) == [
-        ("a", 0, 15, [0, 1, 2]),
-        ("a", 16, 20, [3]),
-        ("b", 0, 3, [4]),
-    ]
 
 
 def test_answer_types():
@@ -93,6 +84,20 @@ def test_evidence_is_numbered_and_cut_from_the_documents(fake_retriever):
     for e in result.evidence:
         assert retriever.index.documents[e.doc_id].text[e.start : e.end] == e.text
     assert any("Explorer" in e.text for e in result.evidence)
+
+
+def test_each_passage_is_one_sentence_or_a_sentence_and_the_one_it_leans_on(fake_retriever):
+    """"In return, the US ..." is only cited together with the sentence saying what it is in return for."""
+    retriever, _ = fake_retriever
+    result = retriever.retrieve("What did the US agree to in return?", k=8, budget=700)
+    leaning = 0
+    for e in result.evidence:
+        inner = [(a, b) for d, a, b in retriever.sentences if d == e.doc_id and e.start <= a and b <= e.end]
+        text = retriever.index.documents[e.doc_id].text
+        assert (inner[0][0], inner[-1][1]) == (e.start, e.end)
+        assert all(LEANS_BACK.match(text[a:b]) for a, b in inner[1:])
+        leaning += len(inner) > 1
+    assert leaning >= 1
 
 
 def test_hits_carry_ranks_and_come_from_several_sources(fake_retriever):
