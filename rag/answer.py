@@ -80,6 +80,16 @@ def attribute(
     return cited
 
 
+def chosen_passage(reply: str, count: int) -> int | None:
+    """The passage number a choose-step reply names; None for 0, no number, or no such passage.
+
+    ``("Passage 2.", 5)`` -> ``2``; ``("0", 5)`` -> ``None``; ``("7", 5)`` -> ``None``.
+    """
+    m = re.search(r"\d+", reply)
+    n = int(m.group()) if m else 0
+    return n if 1 <= n <= count else None
+
+
 def is_abstention(text: str) -> bool:
     """True when every sentence says, in some words, that the sources do not answer."""
     sentences = split_answer(MARKER.sub("", text))

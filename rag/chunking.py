@@ -13,10 +13,10 @@ from itertools import pairwise
 from .schema import Chunk, Document
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-# words whose trailing period does not end a sentence ("Mr. Smith", "Aug. 10")
+# words whose trailing period does not end a sentence ("Mr. Smith", "Aug. 10"); not "may": "in May. Then"
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st mt gen gov sen rep inc co corp ltd jr sr vs al cf approx etc est fig incl "
-    "no vol pp ed eds dept jan feb mar apr jun jul aug sep sept oct nov dec".split()  # not "may": "in May. Then"
+    "no vol pp ed eds dept jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 # capitalised words that start sentences far more often than they continue a name, so that
 # "exports to the U.S. Like rare earths, ..." splits after "U.S." but "the U.S. Treasury" does not

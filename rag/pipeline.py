@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from . import prompts
-from .answer import abstained, build_answer, is_abstention
+from .answer import abstained, build_answer, chosen_passage, is_abstention
 from .config import Settings
 from .embedder import Embedder
 from .llm import Generator
@@ -16,7 +16,7 @@ from .schema import Answer, Document
 
 MAX_QUESTION_CHARS = 2000
 REWRITE_TOKENS = 64
-RETRY_SIMILARITY = 0.6  # the model's "no answer" is doubted, and asked once more, above this match
+CHOICE_TOKENS = 4  # the choose step replies with a passage number
 HOLD_CHARS = 40  # streamed text is held back until it cannot be the start of an abstention
 ABSTAIN_OPENINGS = (
     "the sources",
@@ -172,6 +172,17 @@ class Pipeline:
         rewritten = " ".join(rewritten.strip().strip('"').split())
         return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
 
+    def _choose(self, generator: Generator, question: str, evidence, timings: dict) -> int | None:
+        """The passage the model says answers the question best, or None when it says none does.
+
+        Its prompt is the answer prompt but for the last line, so its tokens are not
+        counted again; ``timings["choose_ms"]`` records how long it took.
+        """
+        started = time.perf_counter()
+        reply = generator.generate(prompts.choose_messages(question, evidence), CHOICE_TOKENS)
+        timings["choose_ms"] = (time.perf_counter() - started) * 1000
+        return chosen_passage(reply, len(evidence))
+
     def _generate(self, generator: Generator, messages, timings: dict, asked: float) -> Iterator[str]:
         """Stream one generation, adding its counts to ``timings`` (``asked``: when the question came).
 
@@ -226,18 +237,19 @@ class Pipeline:
         if not retrieval.relevant:
             yield finish(abstained(question, generator.name, timings, "nothing relevant was retrieved"))
             return
-        answer = None
-        for attempt in (False, True):
-            raw = ""
-            for piece in self._generate(
-                generator, prompts.answer_messages(query, retrieval.evidence, attempt), timings, started
-            ):
-                raw += piece
-                yield piece
-            answer = build_answer(
+        best = self._choose(generator, query, retrieval.evidence, timings)
+        if best is None:
+            why = "the model found no passage that answers"
+            yield finish(abstained(question, generator.name, timings, why))
+            return
+        raw = ""
+        for piece in self._generate(
+            generator, prompts.answer_messages(query, retrieval.evidence, best), timings, started
+        ):
+            raw += piece
+            yield piece
+        yield finish(
+            build_answer(
                 question, raw, retrieval.evidence, self.index.documents, model=generator.name, timings=timings
             )
-            if not (answer.abstained and retrieval.relevance >= RETRY_SIMILARITY) or attempt:
-                break
-            log.info("The model found no answer although a passage matches closely; asking once more")
-        yield finish(answer)
+        )

@@ -29,14 +29,24 @@ def evidence_block(evidence: list[Evidence]) -> str:
     return "\n".join(template("evidence").substitute(n=e.n, text=" ".join(e.text.split())) for e in evidence)
 
 
-def answer_messages(question: str, evidence: list[Evidence], retry: bool = False) -> list[dict[str, str]]:
-    """System prompt first and unchanged, so its KV cache is reused across questions.
+def _passages_then(name: str, question: str, evidence: list[Evidence], **extra: object) -> list[dict]:
+    """Messages: the fixed system prompt, then passages, question and template ``name``'s request.
 
-    ``retry`` asks again, more firmly, after the model said the passages don't answer.
+    Everything before the final instruction is the same for the choose and answer
+    steps, and the system prompt for every question, so their KV cache is reused.
     """
-    name = "answer_retry" if retry else "answer"
-    user = template(name).substitute(evidence=evidence_block(evidence), question=question.strip())
+    user = template(name).substitute(evidence=evidence_block(evidence), question=question.strip(), **extra)
     return [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user}]
+
+
+def choose_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
+    """Ask which passage answers the question best (0: none does)."""
+    return _passages_then("choose", question, evidence)
+
+
+def answer_messages(question: str, evidence: list[Evidence], best: int) -> list[dict[str, str]]:
+    """Ask for an answer built on passage ``best``, citing every passage it uses."""
+    return _passages_then("answer", question, evidence, best=best)
 
 
 def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -179,14 +179,14 @@ def test_bad_questions_raise_value_error(fake_pipeline, bad):
 
 
 def test_missing_index_is_built_with_a_message(fake_pipeline, tmp_path, caplog):
-    pipeline, _ = fake_pipeline("Ford halted Explorer production [1].")
+    pipeline, _ = fake_pipeline("1", "Ford halted Explorer production [1].")
     answer = pipeline.ask("Which carmaker halted Explorer production?")
     assert "No index in" in caplog.text and (tmp_path / "idx" / "current").exists()
     assert not answer.abstained and answer.citations
 
 
 def test_stream_yields_text_then_the_answer(fake_pipeline):
-    pipeline, generator = fake_pipeline("Ford halted production [1].")
+    pipeline, generator = fake_pipeline("1", "Ford halted production [1].")
     items = list(pipeline.ask_stream("Which carmaker halted Explorer production?"))
     assert (
         all(isinstance(i, str) for i in items[:-1]) and "".join(items[:-1]) == "Ford halted production [1]."
@@ -196,12 +196,31 @@ def test_stream_yields_text_then_the_answer(fake_pipeline):
     assert (
         final.timings["completion_tokens"] == 4 and final.timings["total_ms"] >= final.timings["retrieve_ms"]
     )
-    system, user = generator.prompts[0]
-    assert system["role"] == "system" and "Which carmaker halted Explorer production?" in user["content"]
+    (choose_system, choose), (system, user) = generator.prompts
+    assert system == choose_system and system["role"] == "system"
+    assert "Which carmaker halted Explorer production?" in user["content"]
+    assert user["content"].split("Question:")[0] == choose["content"].split("Question:")[0]
+
+
+@pytest.mark.parametrize("reply", ["2", "Passage 2."])
+def test_the_answer_is_built_on_the_chosen_passage(fake_pipeline, reply):
+    pipeline, generator = fake_pipeline(reply, "Ford halted production [2].")
+    answer = pipeline.ask("Which carmaker halted Explorer production?")
+    assert "Answer from passage [2]" in generator.prompts[1][1]["content"]
+    assert not answer.abstained and answer.timings["choose_ms"] >= 0
+
+
+@pytest.mark.parametrize("reply", ["0", "None of them.", "99"])
+def test_no_chosen_passage_means_abstention_without_an_answer_step(fake_pipeline, reply):
+    """0, no number, or a number with no passage: the model found nothing that answers."""
+    pipeline, generator = fake_pipeline(reply)
+    answer = pipeline.ask("Which carmaker halted Explorer production?")
+    assert answer.abstained and answer.citations == [] and len(generator.prompts) == 1
+    assert "no passage that answers" in answer.warnings[0]
 
 
 def test_follow_up_is_rewritten_before_retrieval(fake_pipeline):
-    pipeline, generator = fake_pipeline("What did Ford halt?", "Ford halted Explorer production [1].")
+    pipeline, generator = fake_pipeline("What did Ford halt?", "1", "Ford halted Explorer production [1].")
     history = [
         {"role": "user", "content": "Which carmaker halted production?"},
         {"role": "assistant", "content": "Ford."},

@@ -32,8 +32,8 @@ def render(messages: list[dict[str, str]]) -> str:
 @pytest.mark.parametrize(
     "name, messages",
     [
-        ("answer", prompts.answer_messages("What did China commit to? ", EVIDENCE)),
-        ("answer_retry", prompts.answer_messages("What did China commit to?", EVIDENCE, retry=True)),
+        ("choose", prompts.choose_messages("What did China commit to? ", EVIDENCE)),
+        ("answer", prompts.answer_messages("What did China commit to? ", EVIDENCE, 2)),
         ("rewrite", prompts.rewrite_messages("And in return?", HISTORY)),
     ],
 )
@@ -47,6 +47,6 @@ def test_rendered_prompt_matches_golden(name, messages):
 
 def test_system_prompt_comes_first_and_is_the_same_for_every_question():
     """The KV cache of the system prompt can only be reused if it is an unchanged prefix."""
-    a = prompts.answer_messages("First question?", EVIDENCE[:1])
-    b = prompts.answer_messages("Another question?", EVIDENCE[1:])
+    a = prompts.answer_messages("First question?", EVIDENCE[:1], 1)
+    b = prompts.choose_messages("Another question?", EVIDENCE[1:])
     assert a[0] == b[0] == {"role": "system", "content": prompts.system_prompt()}

@@ -87,7 +87,7 @@ def test_evidence_is_numbered_and_cut_from_the_documents(fake_retriever):
 
 
 def test_each_passage_is_one_sentence_or_a_sentence_and_the_one_it_leans_on(fake_retriever):
-    """"In return, the US ..." is only cited together with the sentence saying what it is in return for."""
+    """ "In return, the US ..." is only cited together with the sentence saying what it is in return for."""
     retriever, _ = fake_retriever
     result = retriever.retrieve("What did the US agree to in return?", k=8, budget=700)
     leaning = 0
