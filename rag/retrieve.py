@@ -240,8 +240,8 @@ class Retriever:
         """The sentences of the hit chunks that bear most on the question, within ``budget`` tokens.
 
         Each numbered passage is one sentence, best first, so the model reads the
-        strongest evidence first and every quote is short. Lines of fewer than MIN_WORDS
-        words are never evidence. A sentence that leans on the one before it ("It",
+        strongest evidence first and every quote is short. Headlines (lines without final
+        punctuation) and lines of fewer than MIN_WORDS words are never evidence. A sentence that leans on the one before it ("It",
         "In return") shares a passage with that one; a sentence repeating one already
         chosen word for word is skipped.
         """
