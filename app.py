@@ -18,9 +18,9 @@ from rag.schema import Answer
 log = logging.getLogger("rag.app")
 
 EXAMPLES = (
-    "What did the US give up in the rare earth deal?",
     "What did China commit to under the agreement?",
     "How long are the rare earth export licences valid?",
+    "Which carmaker had to halt production because of the rare earth shortage?",
 )
 EMPTY_HINT = "Type a question about the articles first, or pick one of the examples below."
 PIPELINE_QUEUE = "pipeline"  # every event that runs the model shares this one-at-a-time queue

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT_S = 300  # the first start may build the index and load the models
 ANSWER_TIMEOUT_MS = 180_000  # a CPU-only LLM
-QUESTION = "What did the US give up in the rare earth deal?"
+QUESTION = "What did China commit to under the agreement?"
 
 
 def squash(text: str) -> str:

@@ -25,5 +25,5 @@ def test_dev_set_quality_gate(real_pipeline, tmp_path, capsys):
     assert summary["citation_validity"] == 1.0
     assert summary["must_not_violations"] == 0
     assert summary["abstention_accuracy"] >= 0.93
-    assert summary["fact_recall"] >= 0.70
+    assert summary["fact_recall"] >= 0.65
     assert summary["retrieval_source_recall"] >= 0.9
