@@ -241,9 +241,9 @@ class Retriever:
 
         Each numbered passage is one sentence, best first, so the model reads the
         strongest evidence first and every quote is short. Headlines (lines without final
-        punctuation) and lines of fewer than MIN_WORDS words are never evidence. A sentence that leans on the one before it ("It",
-        "In return") shares a passage with that one; a sentence repeating one already
-        chosen word for word is skipped.
+        punctuation) and lines of fewer than MIN_WORDS words are never evidence. A
+        sentence that leans on the one before it ("It", "In return") shares a passage
+        with that one; a sentence repeating one already chosen word for word is skipped.
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
         rows = [r for r in rows if not (self._too_short[r] or self._heading[r])]
