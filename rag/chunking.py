@@ -34,7 +34,6 @@ _END = re.compile(r"[.!?]+[”\"’')\]]*(?=\s)|(?<=[a-z]{3})\.(?=[A-Z][a-z])")
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]|[A-Z]")  # "U.S", "e.g", the initial in "J. Smith"
 _NEXT = re.compile(r"\s*[“\"‘'(\[]*(\S)")  # the first character of the next sentence
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_WORD = re.compile(r"\w+")
 
 
 def approx_tokens(text: str) -> int:
@@ -63,7 +62,7 @@ def _ends_sentence(line: str, m: re.Match[str]) -> bool:
     if word.isdigit() and line[nxt.start(1) : nxt.start(1) + 3].lower() in MONTHS:  # "11. Jun 2025"
         return False
     if _INITIALISM.fullmatch(word):
-        next_word = _WORD.match(line, nxt.start(1))
+        next_word = _TOKEN.match(line, nxt.start(1))
         return len(word) > 1 and next_word is not None and next_word.group().lower() in STARTERS
     return word.lower() not in ABBREVIATIONS
 

@@ -12,7 +12,7 @@ from .answer import abstained, build_answer, chosen_passage, is_abstention
 from .config import Settings
 from .embedder import Embedder
 from .llm import Generator
-from .schema import Answer, Document
+from .schema import Answer, Document, Evidence
 
 MAX_QUESTION_CHARS = 2000
 REWRITE_TOKENS = 64
@@ -172,7 +172,9 @@ class Pipeline:
         rewritten = " ".join(rewritten.strip().strip('"').split())
         return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
 
-    def _choose(self, generator: Generator, question: str, evidence, timings: dict) -> int | None:
+    def _choose(
+        self, generator: Generator, question: str, evidence: list[Evidence], timings: dict
+    ) -> int | None:
         """The passage the model says answers the question best, or None when it says none does.
 
         Its prompt is the answer prompt but for the last line, so its tokens are not

@@ -172,7 +172,8 @@ class Retriever:
         self._sentence_terms = [set(t) for t in self.terms(texts)]
         self._tokens = np.array([embedder.count_tokens(t) for t in texts], dtype=int)
         self._heading = np.array([not FINAL_STOP.search(t) for t in texts], dtype=bool)
-        self._too_short = np.array([len(t.split()) < MIN_WORDS for t in texts], dtype=bool)
+        too_short = np.array([len(t.split()) < MIN_WORDS for t in texts], dtype=bool)
+        self._never_evidence = self._heading | too_short
         self._same_doc_as_next = np.array([a[0] == b[0] for a, b in itertools.pairwise(self.sentences)], bool)
         self._row = {(d, s): row for row, (d, s, _) in enumerate(self.sentences)}
         df: dict[str, int] = {}
@@ -243,10 +244,11 @@ class Retriever:
         strongest evidence first and every quote is short. Headlines (lines without final
         punctuation) and lines of fewer than MIN_WORDS words are never evidence. A
         sentence that leans on the one before it ("It", "In return") shares a passage
-        with that one; a sentence repeating one already chosen word for word is skipped.
+        with that one (unless that one is a headline); a sentence repeating one already
+        chosen word for word is skipped.
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
-        rows = [r for r in rows if not (self._too_short[r] or self._heading[r])]
+        rows = [r for r in rows if not self._never_evidence[r]]
         passages: list[list[int]] = []
         passage_of: dict[int, list[int]] = {}  # chosen row -> its passage
         seen_texts: set[str] = set()
@@ -255,7 +257,12 @@ class Retriever:
             text = " ".join(self._text(self.sentences[row]).split())
             if text in seen_texts or row in passage_of:
                 continue
-            leans = LEANS_BACK.match(text) and row > 0 and self._same_doc_as_next[row - 1]
+            leans = (
+                LEANS_BACK.match(text)
+                and row > 0
+                and self._same_doc_as_next[row - 1]
+                and not self._never_evidence[row - 1]
+            )
             earlier = passage_of.get(row - 1) if leans else None
             group = [row - 1, row] if leans and earlier is None else [row]
             cost = int(self._tokens[group].sum())
@@ -265,9 +272,10 @@ class Retriever:
             seen_texts.add(text)
             if earlier is not None:  # joins the passage that ends with the sentence it leans on
                 earlier.append(row)
+                passage_of[row] = earlier
             else:
                 passages.append(group)
-            passage_of.update(dict.fromkeys(group, earlier or group))
+                passage_of.update(dict.fromkeys(group, group))
         evidence = []
         for n, group in enumerate(passages, start=1):
             doc_id, start, _ = self.sentences[group[0]]
