@@ -32,7 +32,24 @@ STOPWORDS = frozenset(
 MIN_SUPPORT = 0.34  # share of a sentence's content words its cited passage must contain to keep the citation
 STRONG_SUPPORT = 0.5  # share at which an uncited sentence's best-matching passage is cited for it
 MIN_GROUNDED = 0.3  # a sentence no passage reaches this share for is not from the sources: it is dropped
+# "the passages [1] and [3]", "passage [2], passage [4]"
+_CITED = (
+    r"(?:the\s+)?(?:passages?|sources?|articles?|evidence)"
+    r"(?:(?:\s*,|\s+and)?\s*(?:passage\s*)?\[[\d\s,;]+\])*"
+)
+# Talk about the passages rather than about the facts: "…, as stated in passage [1]."
+META_TAIL = re.compile(
+    r",?\s+(?:as\s+(?:stated|mentioned|noted|said|shown|described|indicated|reported|given)\s+in|according\s+to|"
+    r"based\s+on)\s+" + _CITED + r"(?=\s*[.!?]*[\"'”’)]*\s*$)",
+    re.IGNORECASE,
+)
+META_HEAD = re.compile(
+    r"^(?:(?:according\s+to|based\s+on|as\s+(?:stated|mentioned|noted)\s+in)\s+" + _CITED + r"\s*,\s*"
+    r"|" + _CITED + r"\s+(?:states?|says?|mentions?|notes?|reports?|indicates?|shows?)\s+(?:that\s+)?)",
+    re.IGNORECASE,
+)
 SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*(?:\s*\[[\d\s,;]+\])*(?=\s|$)")
+FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
 
 
 def split_answer(text: str) -> list[str]:
@@ -43,6 +60,31 @@ def split_answer(text: str) -> list[str]:
     text = text.strip()
     cuts = [0, *(m.end() for m in SENTENCE_END.finditer(text)), len(text)]
     return [text[a:b].strip() for a, b in itertools.pairwise(cuts) if text[a:b].strip()]
+
+
+def drop_meta(sentence: str) -> str:
+    """Remove phrases about the passages, keeping their citation markers.
+
+    ``"Licences last six months, as stated in passage [1]."`` -> ``"Licences last six months [1]."``;
+    ``"According to passage [2], talks were held."`` -> ``"Talks were held [2]."``
+    """
+    marks: list[str] = []
+
+    def keep_marks(m: re.Match) -> str:
+        marks.extend(MARKER.findall(m.group()))
+        return ""
+
+    text = META_TAIL.sub(keep_marks, META_HEAD.sub(keep_marks, sentence.strip(), count=1), count=1)
+    if not marks or not text:
+        return sentence
+    return with_marks(text[0].upper() + text[1:], "".join(f"[{m}]" for m in marks))
+
+
+def with_marks(sentence: str, marks: str) -> str:
+    """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``"""
+    stop = FINAL_STOP.search(sentence)
+    cut = stop.start() if stop else len(sentence)
+    return f"{sentence[:cut]} {marks}{sentence[cut:]}"
 
 
 def content_words(text: str) -> set[str]:
@@ -119,9 +161,7 @@ def _cite(
     marks = "".join(f"[{order[n]}]" for n in cited)
     if not marks:
         return bare, []
-    stop = re.search(r"[.!?]+[\"'”’)]*$", bare)
-    cut = stop.start() if stop else len(bare)
-    return f"{bare[:cut]} {marks}{bare[cut:]}", [order[n] for n in cited]
+    return with_marks(bare, marks), [order[n] for n in cited]
 
 
 def build_answer(
@@ -140,7 +180,7 @@ def build_answer(
     order: dict[int, int] = {}  # evidence number -> citation number
     warnings: list[str] = []
     sentences, uncited = [], []
-    for sentence in split_answer(raw):
+    for sentence in map(drop_meta, split_answer(raw)):
         bare = MARKER.sub("", sentence).strip()
         if not any(ch.isalnum() for ch in bare):
             continue
