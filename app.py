@@ -13,6 +13,7 @@ import gradio as gr
 
 from rag import render
 from rag.config import Settings, offline_env
+from rag.models import ModelError
 from rag.schema import Answer
 
 log = logging.getLogger("rag.app")
@@ -62,6 +63,9 @@ def respond(
                 turns,
                 "writing the answer…",
             )
+    except ModelError as exc:  # says how to provision the model
+        yield message, [*chat, _assistant(render.notice_html(str(exc), "error"))], turns, "model unavailable"
+        return
     except ValueError as exc:  # the pipeline's verdict on the question itself: too long, empty, ...
         text = f"I can't answer that question: {exc}"
         yield message, [*chat, _assistant(render.notice_html(text, "error"))], turns, "question not accepted"

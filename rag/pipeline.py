@@ -148,9 +148,14 @@ class Pipeline:
     # -- public API -----------------------------------------------------------------
 
     def models(self) -> list[str]:
-        from .models import SPECS
+        """Catalogue generators whose weights are on disk (loading still verifies them)."""
+        from .models import SPECS, model_path
 
-        return [name for name, s in SPECS.items() if s.kind == "gguf"]
+        return [
+            name
+            for name, s in SPECS.items()
+            if s.kind == "gguf" and model_path(s, self.settings.cache_dir).is_file()
+        ]
 
     def document(self, doc_id: str) -> Document:
         return self.index.documents[doc_id]
@@ -232,8 +237,7 @@ class Pipeline:
             answer.timings = timings
             answer.retrieved_doc_ids = list(dict.fromkeys(h.chunk.doc_id for h in retrieval.hits))
             answer.evidence = retrieval.evidence
-            if query != question:
-                answer.warnings.append(f"searched for: {query}")
+            answer.query = query
             return answer
 
         if not retrieval.relevant:

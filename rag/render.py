@@ -141,13 +141,20 @@ def warnings_html(warnings: list[str]) -> str:
     return f'<ul class="rag-warnings">{items}</ul>'
 
 
+def searched_html(answer: Answer) -> str:
+    """What was searched for, when a follow-up question was rewritten to stand alone."""
+    if not answer.query or answer.query == answer.question:
+        return ""
+    return f'<div class="rag-searched">Searched for: {html.escape(answer.query)}</div>'
+
+
 def answer_html(answer: Answer, documents: DocumentLookup) -> str:
     """The finished chat message: answer and citation cards, or the abstention box."""
     if answer.abstained:
         body = abstention_html(answer.text)
     else:
         body = answer_text_html(answer.text) + citation_cards_html(answer, documents)
-    return body + warnings_html(answer.warnings)
+    return searched_html(answer) + body + warnings_html(answer.warnings)
 
 
 def streaming_html(text: str) -> str:
@@ -256,6 +263,7 @@ PAGE_CSS = """
   background: rgba(245, 158, 11, 0.08); }
 .rag-abstain-title { font-weight: 700; margin-bottom: 0.2em; }
 .rag-abstain-detail { margin-top: 0.4em; color: var(--body-text-color-subdued); }
+.rag-searched { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 0.4em; }
 .rag-warnings { margin: 0.5em 0 0 1.2em; font-size: 0.85em; color: var(--body-text-color-subdued); }
 .rag-notice.rag-error { color: #b91c1c; }
 .rag-notice.rag-hint { color: var(--body-text-color-subdued); }

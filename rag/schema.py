@@ -92,6 +92,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     retrieved_doc_ids: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
+    query: str = ""  # what was searched for: the question, or a follow-up rewritten to stand alone
 
     def to_dict(self) -> dict:
         data = asdict(self)

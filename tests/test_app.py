@@ -162,6 +162,17 @@ def test_over_long_message_is_refused_readably_and_kept_for_editing():
     assert turns == [] and status == "question not accepted"
 
 
+def test_a_model_that_is_not_provisioned_says_how_to_provision_it():
+    """Picking a generator whose weights are missing shows the provisioning command; the question stays."""
+    from rag.models import ModelError
+
+    pipeline = FakePipeline()
+    pipeline.fail = ModelError("Model x is missing. Run `rag models pull qwen2.5-coder-0.5b`.")
+    *_, (box, chat, turns, status) = app.respond(pipeline, "q?", [], [], "qwen2.5-coder-0.5b", None)
+    assert "Run `rag models pull qwen2.5-coder-0.5b`." in chat[-1]["content"]
+    assert box == "q?" and turns == [] and status == "model unavailable"
+
+
 def test_an_exception_while_answering_is_a_readable_message_and_a_logged_traceback(caplog):
     pipeline = FakePipeline()
     pipeline.fail = RuntimeError("llama exploded at token 7")

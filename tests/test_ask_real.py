@@ -78,7 +78,7 @@ def test_follow_up_retrieves_and_cites_chinas_commitments(real_pipeline, us_answ
     answer = real_pipeline.ask("And what did China promise in return?", history=history)
     commitments = ("approve", "expedite", "accelerate")
     print(answer.to_markdown(), answer.warnings, sep="\n")
-    assert any(w.startswith("searched for:") for w in answer.warnings)
+    assert answer.query != answer.question
     assert any(any(word in e.text for word in commitments) for e in answer.evidence)
     assert not answer.abstained
     assert any(any(word in c.quote for word in commitments) for c in answer.citations)

@@ -195,3 +195,12 @@ def test_real_embedder_gives_384_normalised_dimensions(real_embedder):
     vectors = real_embedder.embed(["China agreed to approve rare earth exports."])
     assert vectors.shape == (1, 384)
     assert abs(float((vectors**2).sum()) - 1.0) < 1e-4
+
+
+def test_the_page_offers_only_generators_whose_weights_are_on_disk(tmp_path):
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline(Settings(cache_dir=tmp_path))
+    assert pipeline.models() == []
+    (tmp_path / models.spec("qwen2.5-coder-0.5b").filename).write_bytes(b"GGUF")
+    assert pipeline.models() == ["qwen2.5-coder-0.5b"]

@@ -185,6 +185,16 @@ def test_warnings_are_listed_escaped():
     assert html.endswith('<ul class="rag-warnings"><li>1 sentence &lt;uncited&gt;</li></ul>')
 
 
+def test_a_rewritten_follow_up_shows_what_was_searched_for():
+    """Only when the searched query differs from the question asked; escaped like all text."""
+    asked = answer(question="And <it>?", query="What did the <US> give up?")
+    assert render.answer_html(asked, {"d1": DOC}).startswith(
+        '<div class="rag-searched">Searched for: What did the &lt;US&gt; give up?</div>'
+    )
+    same = answer(query="What did the US give up?")
+    assert "rag-searched" not in render.answer_html(same, {"d1": DOC})
+
+
 def test_streamed_text_is_escaped():
     assert render.streaming_html("a <b>\nc").startswith('<div class="rag-streaming">a &lt;b&gt;<br>c')
 
