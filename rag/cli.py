@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .config import ROOT, Settings
+from .config import ROOT, Settings, converter
 
 
 def _settings_flags(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +18,8 @@ def _settings_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (each also read from RAG_<NAME>)")
     for f in dataclasses.fields(Settings):
         flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type)
-        convert = int if kind == "int" else float if kind == "float" else Path if "Path" in kind else str
         group.add_argument(
-            flag, dest=f"set_{f.name}", type=convert, default=None, help=f.metadata.get("help")
+            flag, dest=f"set_{f.name}", type=converter(f.name), default=None, help=f.metadata.get("help")
         )
     group.add_argument(
         "--corpus", dest="set_corpus_dir", type=Path, default=None, help="alias of --corpus-dir"

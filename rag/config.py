@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +53,7 @@ class Settings:
         for f in dataclasses.fields(cls):
             raw = env.get(f"RAG_{f.name.upper()}")
             if raw not in (None, ""):
-                values[f.name] = _parse(f, raw)
+                values[f.name] = _parse(f.name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -59,18 +61,22 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _parse(f: dataclasses.Field, raw: str):
-    kind = str(f.type)
+def converter(name: str) -> Callable[[str], object]:
+    """Text to the type of settings field ``name``: ``converter("top_k")("5") == 5``.
+
+    ``X | None`` fields convert to ``X``; an unset value is simply not given.
+    """
+    kind = typing.get_type_hints(Settings)[name]
+    kind = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+    return (lambda raw: Path(raw).expanduser()) if kind is Path else kind
+
+
+def _parse(name: str, raw: str):
+    convert = converter(name)
     try:
-        if "Path" in kind:
-            return Path(raw).expanduser()
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
+        return convert(raw)
     except ValueError:
-        raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {kind}") from None
-    return raw
+        raise ValueError(f"RAG_{name.upper()}={raw!r} is not a valid {convert.__name__}") from None
 
 
 def offline_env() -> None:
