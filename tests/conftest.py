@@ -94,17 +94,13 @@ def real_settings(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def real_embedder(real_settings):
-    from rag.embedder import SentenceTransformerEmbedder
-    from rag.models import ensure, spec
-
-    s = spec(real_settings.embed_model)
-    return SentenceTransformerEmbedder(ensure(s.name, real_settings), s.name, s.sha256)
-
-
-@pytest.fixture(scope="session")
-def real_pipeline(real_settings, real_embedder):
+def real_pipeline(real_settings):
     """The real embedder, FAISS index and default GGUF model, shared by the whole session."""
     from rag.pipeline import Pipeline
 
-    return Pipeline(real_settings, embedder=real_embedder)
+    return Pipeline(real_settings)
+
+
+@pytest.fixture(scope="session")
+def real_embedder(real_pipeline):
+    return real_pipeline.embedder
