@@ -7,9 +7,9 @@ evidence passage's offsets, and re-checked against the document text.
 
 from __future__ import annotations
 
-import itertools
 import re
 
+from .chunking import split_sentences
 from .schema import Answer, Citation, Document, Evidence, Source
 
 ABSTAIN_TEXT = "The sources don't say. Nothing in the indexed articles answers this question."
@@ -48,18 +48,28 @@ META_HEAD = re.compile(
     r"|" + _CITED + r"\s+(?:states?|says?|mentions?|notes?|reports?|indicates?|shows?)\s+(?:that\s+)?)",
     re.IGNORECASE,
 )
-SENTENCE_END = re.compile(r"[.!?]+[\"'”’)]*(?:\s*\[[\d\s,;]+\])*(?=\s|$)")
+LEADING_MARKS = re.compile(r"(?:\[[\d\s,;]+\]\s*)+")
+GLUED_MARK = re.compile(r"([.!?][\"'”’)]*)(?=\[\d)")  # "rose.[1]"
 FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
 
 
 def split_answer(text: str) -> list[str]:
-    """Sentences of an answer; markers written after the full stop stay with their sentence.
+    """Sentences of an answer, cut by the rules for article sentences ("U.S. Commerce"
+    is one sentence); markers written after the full stop stay with their sentence.
 
     ``"A rose. [1] B fell [2]."`` -> ``["A rose. [1]", "B fell [2]."]``
     """
-    text = text.strip()
-    cuts = [0, *(m.end() for m in SENTENCE_END.finditer(text)), len(text)]
-    return [text[a:b].strip() for a, b in itertools.pairwise(cuts) if text[a:b].strip()]
+    text = GLUED_MARK.sub(r"\1 ", text.strip())
+    sentences: list[str] = []
+    for a, b in split_sentences(text):
+        piece = text[a:b]
+        marks = LEADING_MARKS.match(piece)
+        if marks and sentences:
+            sentences[-1] += " " + marks.group().strip()
+            piece = piece[marks.end() :]
+        if piece.strip():
+            sentences.append(piece.strip())
+    return sentences
 
 
 def drop_meta(sentence: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .answer import split_answer
 from .corpus import decode
 from .schema import Answer, Citation
 
@@ -47,7 +48,6 @@ SUMMARY_KEYS = (
 _FOLD = str.maketrans({c: "'" for c in "‘’‚‛′‹›"} | {c: '"' for c in "“”„‟″«»"} | {c: "-" for c in "‐‑‒–—―−"})
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")  # [1], [1, 2] and the space before them
 _SPACE = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _REQUIRED = {"id": str, "question": str, "answerable": bool, "facts": list, "sources": list}
 
 
@@ -77,8 +77,8 @@ def fact_hit(answer_text: str, fact: dict) -> bool:
 
 
 def count_sentences(text: str) -> int:
-    """Pieces after . ! ? and whitespace, markers removed: ``"A [1]. B! C" -> 3``."""
-    return sum(1 for piece in _SENTENCE_END.split(_MARKER.sub("", text).strip()) if piece)
+    """Sentences as the answer step splits them: ``"The U.S. eased curbs [1]. Talks ended!" -> 2``."""
+    return len(split_answer(text))
 
 
 def quote_is_valid(c: Citation, doc_text: str | None) -> bool:

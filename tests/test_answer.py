@@ -152,6 +152,15 @@ def test_partial_abstention_with_an_answer_is_an_answer():
 
 def test_split_answer_keeps_markers_with_sentences():
     assert split_answer("A rose. [1] B fell [2].") == ["A rose. [1]", "B fell [2]."]
+    assert split_answer("Talks ended.[1] Ford halted.") == ["Talks ended. [1]", "Ford halted."]
+
+
+def test_an_initialism_inside_an_answer_sentence_does_not_split_it():
+    """Cut by the article rules: "U.S." before "Commerce" is not a sentence end, so the
+    sentence keeps one citation at its end instead of two halves."""
+    raw = "Talks were held, U.S. Commerce officials said in London [3]."
+    assert split_answer(raw) == [raw]
+    assert answer(raw).text == "Talks were held, U.S. Commerce officials said in London [1]."
 
 
 def test_unverifiable_quote_is_never_marked_verified():

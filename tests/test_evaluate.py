@@ -71,10 +71,12 @@ def test_fact_hit_any_phrase() -> None:
 
 
 def test_count_sentences() -> None:
-    """Split after . ! ? plus whitespace; a marker after the full stop is not a sentence of its own."""
+    """Split after . ! ? before a new sentence; a marker after the full stop is not a sentence of
+    its own, and an initialism ("U.S.") ends no sentence unless a usual opener follows."""
     assert count_sentences("One [1]. Two! Three? Four") == 4
     assert count_sentences("One. [1] Two.") == 2
     assert count_sentences("Aug.10 is one.") == 1
+    assert count_sentences("U.S. Commerce Secretary Lutnick spoke [1]. The U.S. It agreed.") == 3
     assert count_sentences("   ") == 0
 
 
