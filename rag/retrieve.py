@@ -25,6 +25,7 @@ SAME_DOC_PENALTY = 0.15  # diversity: cost of another chunk from an already chos
 LEXICAL_WEIGHT = 0.3  # weight of the IDF-weighted share of question terms in a sentence's score
 HEADING_PENALTY = 0.1  # lines without final punctuation (headlines, bylines) say little
 NEIGHBOUR = 0.75  # a sentence inherits this share of its neighbours' score: passages are coherent
+WEAKEST = 0.5  # evidence scores at least this share of the best sentence's score: the rest is noise
 MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim on their own
 LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
@@ -241,7 +242,9 @@ class Retriever:
         """The sentences of the hit chunks that bear most on the question, within ``budget`` tokens.
 
         Each numbered passage is one sentence, best first, so the model reads the
-        strongest evidence first and every quote is short. Headlines (lines without final
+        strongest evidence first and every quote is short. Sentences scoring under WEAKEST
+        times the best one's score are left out, so a focused question gets a short
+        prompt (a faster answer) rather than a budget filled with noise. Headlines (lines without final
         punctuation) and lines of fewer than MIN_WORDS words are never evidence. A
         sentence that leans on the one before it ("It", "In return") shares a passage
         with that one (unless that one is a headline); a sentence repeating one already
@@ -249,6 +252,8 @@ class Retriever:
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
         rows = [r for r in rows if not self._never_evidence[r]]
+        floor = WEAKEST * max((score[r] for r in rows), default=0.0)
+        rows = [r for r in rows if score[r] >= floor]
         passages: list[list[int]] = []
         passage_of: dict[int, list[int]] = {}  # chosen row -> its passage
         seen_texts: set[str] = set()
