@@ -48,9 +48,13 @@ META_HEAD = re.compile(
     r"|" + _CITED + r"\s+(?:states?|says?|mentions?|notes?|reports?|indicates?|shows?)\s+(?:that\s+)?)",
     re.IGNORECASE,
 )
+PASSAGE_TALK = re.compile(
+    r"\bpassages?\s*\[\d", re.IGNORECASE
+)  # what drop_meta leaves: "It was said in passage [2]."
 LEADING_MARKS = re.compile(r"(?:\[[\d\s,;]+\]\s*)+")
 GLUED_MARK = re.compile(r"([.!?][\"'”’)]*)(?=\[\d)")  # "rose.[1]"
 FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
+INITIALISM_END = re.compile(r"\b(?:[A-Za-z]\.){2,}$")  # "U.S.": its last period belongs to it
 
 
 def split_answer(text: str) -> list[str]:
@@ -91,9 +95,9 @@ def drop_meta(sentence: str) -> str:
 
 
 def with_marks(sentence: str, marks: str) -> str:
-    """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``"""
+    """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``; ``"…to the U.S. [1]"``"""
     stop = FINAL_STOP.search(sentence)
-    cut = stop.start() if stop else len(sentence)
+    cut = stop.start() if stop and not INITIALISM_END.search(sentence) else len(sentence)
     return f"{sentence[:cut]} {marks}{sentence[cut:]}"
 
 
@@ -193,6 +197,9 @@ def build_answer(
     for sentence in map(drop_meta, split_answer(raw)):
         bare = MARKER.sub("", sentence).strip()
         if not any(ch.isalnum() for ch in bare):
+            continue
+        if PASSAGE_TALK.search(sentence):
+            warnings.append(f"dropped a sentence about the passages: “{bare}”")
             continue
         if by_n and max(support(bare, e.text) for e in evidence) < MIN_GROUNDED:
             warnings.append(f"dropped a sentence no source supports: “{bare}”")

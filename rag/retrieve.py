@@ -29,6 +29,7 @@ WEAKEST = 0.5  # evidence scores at least this share of the best sentence's scor
 MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim on their own
 LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
+ASKS = re.compile(r"\?[\"”’')\]]*$")  # a sentence that asks ("Will China resume shipments?") states nothing
 
 # The relevance signal.
 MIN_SIMILARITY = 0.30  # below this best question–sentence similarity, nothing is on topic
@@ -174,7 +175,8 @@ class Retriever:
         self._tokens = np.array([embedder.count_tokens(t) for t in texts], dtype=int)
         self._heading = np.array([not FINAL_STOP.search(t) for t in texts], dtype=bool)
         too_short = np.array([len(t.split()) < MIN_WORDS for t in texts], dtype=bool)
-        self._never_evidence = self._heading | too_short
+        asks = np.array([bool(ASKS.search(t)) for t in texts], dtype=bool)
+        self._never_evidence = self._heading | too_short | asks
         self._same_doc_as_next = np.array([a[0] == b[0] for a, b in itertools.pairwise(self.sentences)], bool)
         self._row = {(d, s): row for row, (d, s, _) in enumerate(self.sentences)}
         df: dict[str, int] = {}
@@ -245,7 +247,7 @@ class Retriever:
         strongest evidence first and every quote is short. Sentences scoring under WEAKEST
         times the best one's score are left out, so a focused question gets a short
         prompt (a faster answer) rather than a budget filled with noise. Headlines (lines without final
-        punctuation) and lines of fewer than MIN_WORDS words are never evidence. A
+        punctuation), questions and lines of fewer than MIN_WORDS words are never evidence. A
         sentence that leans on the one before it ("It", "In return") shares a passage
         with that one (unless that one is a headline); a sentence repeating one already
         chosen word for word is skipped.

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from rag.answer import ABSTAIN_TEXT, build_answer, is_abstention, split_answer
+from rag.answer import ABSTAIN_TEXT, build_answer, is_abstention, split_answer, with_marks
 from rag.pipeline import Pipeline
 from rag.schema import Document, Evidence
 
@@ -116,6 +116,12 @@ def test_talk_about_the_passages_is_dropped_and_its_markers_kept(raw, text):
     assert answer(raw).text == (text or raw.replace("[2]", "[1]"))
 
 
+def test_a_sentence_only_about_the_passages_is_dropped():
+    a = answer("Talks were held in London [3]. This statement was made in passage [3].")
+    assert a.text == "Talks were held in London [1]."
+    assert "dropped a sentence about the passages: “This statement was made in passage.”" in a.warnings
+
+
 def test_answer_with_no_supported_sentence_abstains():
     a = answer("The stadium roof was praised [1].")
     assert a.abstained and a.citations == []
@@ -161,6 +167,7 @@ def test_an_initialism_inside_an_answer_sentence_does_not_split_it():
     raw = "Talks were held, U.S. Commerce officials said in London [3]."
     assert split_answer(raw) == [raw]
     assert answer(raw).text == "Talks were held, U.S. Commerce officials said in London [1]."
+    assert with_marks("Talks were held in the U.S.", "[1]") == "Talks were held in the U.S. [1]"
 
 
 def test_unverifiable_quote_is_never_marked_verified():

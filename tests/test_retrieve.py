@@ -12,6 +12,7 @@ from rag.evaluate import contains_phrase
 from rag.index import open_index
 from rag.retrieve import (
     LEANS_BACK,
+    WEAKEST,
     Retriever,
     diverse,
     missing_answer_type,
@@ -84,6 +85,31 @@ def test_evidence_is_numbered_and_cut_from_the_documents(fake_retriever):
     for e in result.evidence:
         assert retriever.index.documents[e.doc_id].text[e.start : e.end] == e.text
     assert any("Explorer" in e.text for e in result.evidence)
+
+
+def test_questions_in_the_articles_are_never_evidence(fake_retriever):
+    """ "Will China soon resume larger shipments …?" asks; it cannot back a claim, however close it is."""
+    retriever, _ = fake_retriever
+    result = retriever.retrieve("Will China soon resume larger shipments of rare earths?", k=8, budget=700)
+    assert result.evidence
+    assert not any(e.text.rstrip("”\"’') ").endswith("?") for e in result.evidence)
+
+
+def test_evidence_scoring_under_half_the_best_is_left_out(fake_retriever):
+    """Every passage holds a sentence scoring at least WEAKEST times the best candidate's score."""
+    retriever, embedder = fake_retriever
+    question = "Which carmaker halted Explorer production?"
+    query = embedder.embed([question])[0]
+    _, score = retriever.sentence_scores(question, query)
+    hits = retriever.search(question, 8, query)
+    evidence = retriever.select_evidence(hits, 10_000, score)
+    rows = {retriever._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences}
+    best = max(score[r] for r in rows if not retriever._never_evidence[r])
+    for e in evidence:
+        inside = [r for r in rows if (e.doc_id, e.start) <= retriever.sentences[r][:2] < (e.doc_id, e.end)]
+        assert max(score[r] for r in inside) >= WEAKEST * best
+    weak = [r for r in rows if not retriever._never_evidence[r] and score[r] < WEAKEST * best]
+    assert weak  # so the budget of 10,000 tokens is not what kept them out
 
 
 def test_each_passage_is_one_sentence_or_a_sentence_and_the_one_it_leans_on(fake_retriever):
