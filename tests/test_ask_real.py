@@ -70,14 +70,16 @@ def test_off_topic_question_abstains(real_pipeline):
     assert answer.abstained and answer.citations == [] and "don't say" in answer.text
 
 
-def test_follow_up_retrieves_and_cites_chinas_commitments(real_pipeline, us_answer):
+def test_follow_up_retrieves_and_cites_chinas_commitments(real_pipeline):
+    """The first turn's answer is fixed to what the articles say: the model's own answer to d01
+    misreads its evidence (see the xfail above), and a follow-up inherits what it is told."""
     history = [
         {"role": "user", "content": DEV["d01"]["question"]},
-        {"role": "assistant", "content": us_answer.text},
+        {"role": "assistant", "content": "The US will begin rolling back several restrictive measures [1]."},
     ]
     answer = real_pipeline.ask("And what did China promise in return?", history=history)
     commitments = ("approve", "expedite", "accelerate")
-    print(answer.to_markdown(), answer.warnings, sep="\n")
+    print(f"searched for: {answer.query}", answer.to_markdown(), answer.warnings, sep="\n")
     assert answer.query != answer.question
     assert any(any(word in e.text for word in commitments) for e in answer.evidence)
     assert not answer.abstained
