@@ -187,12 +187,9 @@ def coverage(retriever: Retriever, settings: Settings) -> float:
 
 @pytest.mark.real
 def test_hybrid_coverage_against_dense_only_and_bm25_only(real_pipeline, real_settings, capsys):
-    """Printed for the record. The hybrid must not lose to dense-only retrieval.
-
-    BM25-only currently scores higher on the dev set (0.962 against 0.885 when written),
-    all of it from one question (d01), whose ethane and student facts only BM25's tenth
-    hit happens to hold; so that comparison is printed, not asserted.
-    """
+    """The hybrid must not lose to either retriever alone (when written: hybrid 0.885,
+    dense 0.846, BM25 0.808). Each runs the whole evidence selection, so in BM25-only mode
+    sentences are scored by term overlap alone."""
     index, embedder = real_pipeline.index, real_pipeline.embedder
     scores = {
         "hybrid": coverage(real_pipeline.retriever, real_settings),
@@ -201,7 +198,7 @@ def test_hybrid_coverage_against_dense_only_and_bm25_only(real_pipeline, real_se
     }
     with capsys.disabled():
         print("\nevidence fact coverage:", {k: round(v, 3) for k, v in scores.items()})
-    assert scores["hybrid"] >= scores["dense"]
+    assert scores["hybrid"] >= max(scores["dense"], scores["bm25"])
     assert scores["hybrid"] >= 0.85  # 0.885 when written
 
 
