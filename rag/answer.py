@@ -48,9 +48,8 @@ META_HEAD = re.compile(
     r"|" + _CITED + r"\s+(?:states?|says?|mentions?|notes?|reports?|indicates?|shows?)\s+(?:that\s+)?)",
     re.IGNORECASE,
 )
-PASSAGE_TALK = re.compile(
-    r"\bpassages?\s*\[\d", re.IGNORECASE
-)  # what drop_meta leaves: "It was said in passage [2]."
+# what drop_meta leaves is a sentence only about the passages: "It was said in passage [2]."
+PASSAGE_TALK = re.compile(r"\bpassages?\s*\[\d", re.IGNORECASE)
 LEADING_MARKS = re.compile(r"(?:\[[\d\s,;]+\]\s*)+")
 GLUED_MARK = re.compile(r"([.!?][\"'”’)]*)(?=\[\d)")  # "rose.[1]"
 FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")

@@ -246,16 +246,16 @@ class Retriever:
         Each numbered passage is one sentence, best first, so the model reads the
         strongest evidence first and every quote is short. Sentences scoring under WEAKEST
         times the best one's score are left out, so a focused question gets a short
-        prompt (a faster answer) rather than a budget filled with noise. Headlines (lines without final
-        punctuation), questions and lines of fewer than MIN_WORDS words are never evidence. A
-        sentence that leans on the one before it ("It", "In return") shares a passage
-        with that one (unless that one is a headline); a sentence repeating one already
-        chosen word for word is skipped.
+        prompt (a faster answer) rather than a budget filled with noise. Headlines (lines
+        without final punctuation), questions and lines of fewer than MIN_WORDS words are
+        never evidence. A sentence that leans on the one before it ("It", "In return")
+        shares a passage with that one (unless that one is a headline); a sentence
+        repeating one already chosen word for word is skipped.
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
         rows = [r for r in rows if not self._never_evidence[r]]
-        floor = WEAKEST * max((score[r] for r in rows), default=0.0)
-        rows = [r for r in rows if score[r] >= floor]
+        best = max((score[r] for r in rows), default=0.0)
+        rows = [r for r in rows if score[r] >= best - (1 - WEAKEST) * abs(best)]  # scores may be < 0
         passages: list[list[int]] = []
         passage_of: dict[int, list[int]] = {}  # chosen row -> its passage
         seen_texts: set[str] = set()
