@@ -180,7 +180,7 @@ class Pipeline:
     def _choose(
         self, generator: Generator, question: str, evidence: list[Evidence], timings: dict
     ) -> int | None:
-        """The passage the model says answers the question best, or None when it says none does.
+        """The passage the model says answers the question, or None when it says none is about it.
 
         Its prompt is the answer prompt but for the last line, so its tokens are not
         counted again; ``timings["choose_ms"]`` records how long it took.

@@ -40,7 +40,7 @@ def _passages_then(name: str, question: str, evidence: list[Evidence], **extra: 
 
 
 def choose_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
-    """Ask which passage answers the question best (0: none does)."""
+    """Ask which passage answers the question (0: none is about it)."""
     return _passages_then("choose", question, evidence)
 
 
