@@ -28,3 +28,4 @@ def test_dev_set_quality_gate(real_pipeline, tmp_path, capsys):
     assert summary["abstention_accuracy"] == 1.0
     assert summary["fact_recall"] >= 0.70
     assert summary["retrieval_source_recall"] >= 0.9
+    assert not [q["answer"] for q in report["questions"] if "passage" in q["answer"].lower()]

@@ -11,6 +11,7 @@ from rag.config import Settings
 from rag.evaluate import contains_phrase
 from rag.index import open_index
 from rag.retrieve import (
+    ASKS,
     LEANS_BACK,
     WEAKEST,
     Retriever,
@@ -200,6 +201,18 @@ def test_hybrid_coverage_against_dense_only_and_bm25_only(real_pipeline, real_se
         print("\nevidence fact coverage:", {k: round(v, 3) for k, v in scores.items()})
     assert scores["hybrid"] >= max(scores["dense"], scores["bm25"])
     assert scores["hybrid"] >= 0.85  # 0.885 when written
+
+
+@pytest.mark.real
+def test_real_evidence_leaves_out_weak_sentences_and_questions(real_retriever, real_pipeline):
+    """With the default 700-token budget, focused questions stop well short of it (when written:
+    149 tokens at least, 465 on average), and no passage is a question from an article."""
+    sizes = []
+    for item in DEV:
+        result = real_retriever.retrieve(item["question"], 8, 700)
+        assert not any(ASKS.search(e.text) for e in result.evidence)
+        sizes.append(sum(real_pipeline.embedder.count_tokens(e.text) for e in result.evidence))
+    assert min(sizes) < 350 and sum(sizes) / len(sizes) < 600
 
 
 @pytest.mark.real
