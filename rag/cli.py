@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("names", nargs="*")
     listing = models_sub.add_parser("list", help="show each model's state: missing, verified or corrupt")
     listing.add_argument("--full", action="store_true", help="re-hash every file instead of trusting stamps")
+    check = models_sub.add_parser("check", help="check that the generator runs on this CPU")
+    check.add_argument("--model", default=None, help="generator model name")
 
     index = sub.add_parser("index", help="build or update the index of the corpus")
     index.add_argument("--rebuild", action="store_true", help="embed everything again from scratch")
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, default=None, help="only the first N questions")
     bench.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<time>.json)")
 
-    for p in (models, pull, listing, index, search, ask, ev, bench):
+    for p in (models, pull, listing, check, index, search, ask, ev, bench):
         _settings_flags(p)
     return parser
 
@@ -97,6 +99,12 @@ def cmd_models(args, settings: Settings) -> int:
         for name in args.names or models.DEFAULT_PULL:
             models.pull(name, settings.cache_dir)
         return 0
+    if args.action == "check":
+        from .selfcheck import check_generator
+
+        result = check_generator(models.llm_path(settings, args.model), settings.threads)
+        print(f"{result.message} ({result.seconds:.1f} s)", file=sys.stdout if result.ok else sys.stderr)
+        return 0 if result.ok else 1
     bad = 0
     for name, spec in models.SPECS.items():
         state = models.state(spec, settings.cache_dir, full=args.full, progress=True)
