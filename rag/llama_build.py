@@ -78,7 +78,7 @@ def pinned_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
     deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
     for dep in deps:
         name, _, version = dep.partition("==")
-        if name.strip() == "llama-cpp-python" and version:
+        if name.split("[")[0].strip() == "llama-cpp-python" and version:  # extras allowed
             return version.strip()
     raise ValueError(f"{pyproject} does not pin llama-cpp-python with '=='")
 

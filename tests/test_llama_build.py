@@ -51,6 +51,9 @@ def test_build_key_changes_with_the_flags_and_the_version():
 
 def test_pinned_version_is_read_from_pyproject(tmp_path):
     assert llama_build.pinned_version().count(".") == 2
+    extras = tmp_path / "extras.toml"
+    extras.write_text('[project]\ndependencies = ["llama-cpp-python[server]==0.3.9"]\n')
+    assert llama_build.pinned_version(extras) == "0.3.9"
     bad = tmp_path / "pyproject.toml"
     bad.write_text('[project]\ndependencies = ["llama-cpp-python>=0.3"]\n')
     with pytest.raises(ValueError, match="does not pin"):
