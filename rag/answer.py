@@ -1,19 +1,26 @@
-"""Turn the model's raw text into an ``Answer`` with checked, renumbered citations.
+"""Turn the model's text into an ``Answer``: each sentence attributed, grounded and cited.
 
-The model only writes evidence numbers like ``[2]``. Quotes are never typed by
-the model: each citation's quote is cut from the source document at the cited
-evidence passage's offsets, and re-checked against the document text.
+The model never types a quote, and its ``[n]`` is only a hint. ``AnswerBuilder`` takes
+each answer sentence as soon as it is complete, asks ``attribute`` for the source
+sentences that back it, and keeps it only if they really do; a quote is the source
+text at exact offsets. So a stream built from ``feed`` shows only checked claims.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
+
+from .attribute import RULES, Attribution, Candidate, Rules, attribute, headline
 from .chunking import split_sentences
-from .schema import Answer, Citation, Document, Evidence, Source
+from .schema import Answer, Citation, Document, Source
 
 ABSTAIN_TEXT = "The sources don't say. Nothing in the indexed articles answers this question."
 MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+# how a model says it cannot answer: "The articles do not mention ...", "No information ..."
 ABSTAIN = re.compile(
     r"\b(sources?|articles?|context|texts?|passages?|information provided)\b[^.]*?"
     r"\b(do not|don't|does not|doesn't|did not|didn't)\b[^.]*?"
@@ -22,34 +29,6 @@ ABSTAIN = re.compile(
     r"|\bcannot (answer|determine|be determined)\b|\bunable to (answer|determine|find)\b",
     re.IGNORECASE,
 )
-WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(
-    "the a an and or but of to in on at by for with from as is are was were be been has have had it its"
-    " this that these those he she they them his her their will would could should may might can not no"
-    " also than then there which who whom what when where why how about into after before over under"
-    " said says".split()
-)
-MIN_SUPPORT = 0.34  # share of a sentence's content words its cited passage must contain to keep the citation
-STRONG_SUPPORT = 0.5  # share at which an uncited sentence's best-matching passage is cited for it
-MIN_GROUNDED = 0.3  # a sentence no passage reaches this share for is not from the sources: it is dropped
-# "the passages [1] and [3]", "passage [2], passage [4]"
-_CITED = (
-    r"(?:the\s+)?(?:passages?|sources?|articles?|evidence)"
-    r"(?:(?:\s*,|\s+and)?\s*(?:passage\s*)?\[[\d\s,;]+\])*"
-)
-# Talk about the passages rather than about the facts: "…, as stated in passage [1]."
-META_TAIL = re.compile(
-    r",?\s+(?:as\s+(?:stated|mentioned|noted|said|shown|described|indicated|reported|given)\s+in|according\s+to|"
-    r"based\s+on)\s+" + _CITED + r"(?=\s*[.!?]*[\"'”’)]*\s*$)",
-    re.IGNORECASE,
-)
-META_HEAD = re.compile(
-    r"^(?:(?:according\s+to|based\s+on|as\s+(?:stated|mentioned|noted)\s+in)\s+" + _CITED + r"\s*,\s*"
-    r"|" + _CITED + r"\s+(?:states?|says?|mentions?|notes?|reports?|indicates?|shows?)\s+(?:that\s+)?)",
-    re.IGNORECASE,
-)
-# what drop_meta leaves is a sentence only about the passages: "It was said in passage [2]."
-PASSAGE_TALK = re.compile(r"\bpassages?\s*\[\d", re.IGNORECASE)
 LEADING_MARKS = re.compile(r"(?:\[[\d\s,;]+\]\s*)+")
 GLUED_MARK = re.compile(r"([.!?][\"'”’)]*)(?=\[\d)")  # "rose.[1]"
 FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
@@ -75,24 +54,6 @@ def split_answer(text: str) -> list[str]:
     return sentences
 
 
-def drop_meta(sentence: str) -> str:
-    """Remove phrases about the passages, keeping their citation markers.
-
-    ``"Licences last six months, as stated in passage [1]."`` -> ``"Licences last six months [1]."``;
-    ``"According to passage [2], talks were held."`` -> ``"Talks were held [2]."``
-    """
-    marks: list[str] = []
-
-    def keep_marks(m: re.Match) -> str:
-        marks.extend(MARKER.findall(m.group()))
-        return ""
-
-    text = META_TAIL.sub(keep_marks, META_HEAD.sub(keep_marks, sentence.strip(), count=1), count=1)
-    if not marks or not text:
-        return sentence
-    return with_marks(text[0].upper() + text[1:], "".join(f"[{m}]" for m in marks))
-
-
 def with_marks(sentence: str, marks: str) -> str:
     """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``; ``"…to the U.S. [1]"``"""
     stop = FINAL_STOP.search(sentence)
@@ -100,49 +61,10 @@ def with_marks(sentence: str, marks: str) -> str:
     return f"{sentence[:cut]} {marks}{sentence[cut:]}"
 
 
-def content_words(text: str) -> set[str]:
-    """Lower-case words that carry meaning, crudely singular.
-
-    ``"The licences expire" -> {"licence", "expire"}``
-    """
-    return {w.removesuffix("s") for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
-
-
-def support(sentence: str, passage: str) -> float:
-    """Share of the sentence's content words that the passage contains (1.0 for a sentence without any)."""
-    words = content_words(sentence)
-    return len(words & content_words(passage)) / len(words) if words else 1.0
-
-
-def attribute(
-    sentence: str, cited: list[int], evidence: dict[int, Evidence], warnings: list[str]
-) -> list[int]:
-    """The evidence numbers that back ``sentence``: the cited ones its words are found in.
-
-    A cited passage sharing too few of the sentence's words is dropped when another
-    passage clearly states the sentence (that one is cited instead); an uncited
-    sentence is given the passage that clearly states it, if there is one.
-    """
-    score = {n: support(sentence, e.text) for n, e in evidence.items()}
-    kept = [n for n in cited if score[n] >= MIN_SUPPORT]
-    if kept:
-        return kept
-    best = max(score, key=lambda n: (score[n], -n), default=None)
-    if best is not None and score[best] >= STRONG_SUPPORT and best not in cited:
-        what = f"citation [{cited[0]}] replaced" if cited else "citation added"
-        warnings.append(f"{what}: passage {best} states “{sentence[:60]}”")
-        return [best]
-    return cited
-
-
-def chosen_passage(reply: str, count: int) -> int | None:
-    """The passage number a choose-step reply names; None for 0, no number, or no such passage.
-
-    ``("Passage 2.", 5)`` -> ``2``; ``("0", 5)`` -> ``None``; ``("7", 5)`` -> ``None``.
-    """
-    m = re.search(r"\d+", reply)
-    n = int(m.group()) if m else 0
-    return n if 1 <= n <= count else None
+def hints(sentence: str) -> tuple[str, list[int]]:
+    """The sentence without its markers, and the numbers they name: ``"A [2, 3]." -> ("A.", [2, 3])``."""
+    numbers = [int(x) for m in MARKER.finditer(sentence) for x in re.split(r"[,;]", m.group(1))]
+    return MARKER.sub("", sentence).strip(), list(dict.fromkeys(numbers))
 
 
 def is_abstention(text: str) -> bool:
@@ -156,84 +78,103 @@ def abstained(question: str, model: str, timings: dict, reason: str = "") -> Ans
     return Answer(question, ABSTAIN_TEXT, abstained=True, timings=timings, model=model, warnings=warnings)
 
 
-def _cite(
-    sentence: str, evidence: dict[int, Evidence], order: dict[int, int], warnings: list[str]
-) -> tuple[str, list[int]]:
-    """Strip a sentence's markers and re-attach the checked ones, renumbered, before its final stop."""
-    cited: list[int] = []
-    for match in MARKER.finditer(sentence):
-        for n in (int(x) for x in re.split(r"[,;]", match.group(1))):
-            if n not in evidence:
-                warnings.append(f"removed citation [{n}]: there is no source {n}")
-            elif n not in cited:
-                cited.append(n)
-    bare = MARKER.sub("", sentence).strip()
-    cited = attribute(bare, cited, evidence, warnings) if bare else cited
-    for n in cited:
-        order.setdefault(n, len(order) + 1)
-    marks = "".join(f"[{order[n]}]" for n in cited)
-    if not marks:
-        return bare, []
-    return with_marks(bare, marks), [order[n] for n in cited]
+@dataclass
+class Sources:
+    """What attribution compares claims with: candidate sentences, their vectors, and the corpus."""
+
+    candidates: list[Candidate]
+    vectors: np.ndarray
+    documents: dict[str, Document]
+    embed: Callable[[list[str]], np.ndarray]
+    common: Callable[[str], bool]  # is this lower-case word common in the corpus (not a name)?
+
+    def headline(self, doc_id: str) -> str:
+        """The article's headline and date line, which count as grounding."""
+        doc = self.documents[doc_id]
+        return headline(doc.title, doc.published)
 
 
-def build_answer(
-    question: str,
-    raw: str,
-    evidence: list[Evidence],
-    documents: dict[str, Document],
-    *,
-    model: str,
-    timings: dict,
-) -> Answer:
-    """Check and renumber the citations in ``raw``; abstain when the model said it cannot answer."""
-    if is_abstention(raw):
-        return abstained(question, model, timings, "the model found no answer in the sources")
-    by_n = {e.n: e for e in evidence}
-    order: dict[int, int] = {}  # evidence number -> citation number
-    warnings: list[str] = []
-    sentences, uncited = [], []
-    for sentence in map(drop_meta, split_answer(raw)):
-        bare = MARKER.sub("", sentence).strip()
-        if not any(ch.isalnum() for ch in bare):
-            continue
-        if PASSAGE_TALK.search(sentence):
-            warnings.append(f"dropped a sentence about the passages: “{bare}”")
-            continue
-        if by_n and max(support(bare, e.text) for e in evidence) < MIN_GROUNDED:
-            warnings.append(f"dropped a sentence no source supports: “{bare}”")
-            continue
-        text, cited = _cite(sentence, by_n, order, warnings)
-        if not text:
-            continue
-        sentences.append(text)
-        if not cited:
-            uncited.append(text)
-    if not sentences:
-        answer = abstained(question, model, timings, "no sentence of the answer was supported by the sources")
-        answer.warnings[:0] = warnings
-        return answer
-    citations = []
-    for n, new in sorted(order.items(), key=lambda kv: kv[1]):
-        e = by_n[n]
-        doc = documents[e.doc_id]
-        quote = doc.text[e.start : e.end]
-        citations.append(
-            Citation(
-                new, e.doc_id, doc.title, doc.outlet, doc.published, quote, e.start, e.end, quote == e.text
-            )
+class AnswerBuilder:
+    """Checks answer sentences as they complete and assembles the final ``Answer``."""
+
+    def __init__(self, question: str, sources: Sources, rules: Rules = RULES, also_asked: str = ""):
+        self.question, self.sources, self.rules = question, sources, rules
+        self.asked = f"{question}\n{also_asked}"  # its terms count as grounding
+        self.done = 0  # sentences of the raw text already taken
+        self.kept: list[str] = []
+        self.order: dict[Candidate, int] = {}  # quote -> citation number
+        self.warnings: list[str] = []
+        self.attributions: list[Attribution] = []
+
+    def feed(self, raw: str, final: bool = False) -> list[str]:
+        """Check the sentences of ``raw`` completed since the last call; return those kept."""
+        sentences = split_answer(raw)
+        complete = sentences if final else sentences[:-1]
+        new = [self._check(s) for s in complete[self.done :]]
+        self.done = max(self.done, len(complete))
+        return [s for s in new if s]
+
+    def _check(self, sentence: str) -> str | None:
+        bare, cited = hints(sentence)
+        if not any(ch.isalnum() for ch in bare) or ABSTAIN.search(bare):
+            return None
+        result = attribute(
+            bare,
+            self.sources.embed([bare])[0],
+            self.sources.candidates,
+            self.sources.vectors,
+            question=self.asked,
+            headline=self.sources.headline,
+            common=self.sources.common,
+            hints=cited,
+            rules=self.rules,
         )
-    sources = list({c.doc_id: Source.of(documents[c.doc_id]) for c in citations}.values())
-    if uncited:
-        warnings.append(f"{len(uncited)} sentence(s) carry no citation")
-    return Answer(
-        question,
-        " ".join(sentences),
-        citations,
-        abstained=False,
-        sources=sources,
-        timings=timings,
-        model=model,
-        uncited_sentences=uncited,
-        warnings=warnings,
-    )
+        self.attributions.append(result)
+        if not result.kept:
+            self.warnings.append(f"dropped “{bare}”: {'; '.join(result.problems)}")
+            return None
+        numbers = [self.order.setdefault(q, len(self.order) + 1) for q in result.quotes]
+        text = with_marks(bare, "".join(f"[{n}]" for n in dict.fromkeys(numbers)))
+        self.kept.append(text)
+        return text
+
+    def finish(self, raw: str, model: str, timings: dict) -> Answer:
+        if is_abstention(raw):
+            return abstained(self.question, model, timings, "the model found no answer in the sources")
+        self.feed(raw, final=True)
+        if not self.kept:
+            answer = abstained(
+                self.question, model, timings, "no claim of the answer was backed by its sources"
+            )
+            answer.warnings[:0] = self.warnings
+            return answer
+        citations = [self._citation(n, quote) for quote, n in self.order.items()]
+        sources = list({c.doc_id: Source.of(self.sources.documents[c.doc_id]) for c in citations}.values())
+        return Answer(
+            self.question,
+            " ".join(self.kept),
+            citations,
+            sources=sources,
+            timings=timings,
+            model=model,
+            warnings=self.warnings,
+        )
+
+    def _citation(self, n: int, q: Candidate) -> Citation:
+        """The quote is cut from the document again and must equal the sentence attribution compared."""
+        doc = self.sources.documents[q.doc_id]
+        quote = doc.text[q.start : q.end]
+        return Citation(
+            n, q.doc_id, doc.title, doc.outlet, doc.published, quote, q.start, q.end, quote == q.text
+        )
+
+
+def candidates_for(
+    spans: Sequence[tuple[str, int, int]], documents: dict[str, Document], units: Sequence
+) -> list[Candidate]:
+    """Candidate sentences, each tagged with the unit (article or passage) that contains it."""
+    out = []
+    for doc_id, start, end in spans:
+        unit = next((u.n for u in units if u.doc_id == doc_id and u.start <= start and end <= u.end), None)
+        out.append(Candidate(doc_id, start, end, documents[doc_id].text[start:end], unit))
+    return out

@@ -35,6 +35,11 @@ class Settings:
     embed_model: str = field(default="all-minilm-l6-v2", metadata={"help": "embedder model name"})
     threads: int = field(default_factory=_usable_cores, metadata={"help": "CPU threads for the generator"})
     top_k: int = field(default=8, metadata={"help": "chunks retrieved per question"})
+    context: str = field(
+        default="auto",
+        metadata={"help": "what the model reads: 'corpus', 'evidence' or 'auto' (corpus if it fits)"},
+    )
+    corpus_tokens: int = field(default=6000, metadata={"help": "largest corpus read whole, in tokens"})
     evidence_tokens: int = field(default=700, metadata={"help": "token budget for evidence in the prompt"})
     answer_tokens: int = field(default=256, metadata={"help": "most tokens a generated answer may have"})
     chunk_tokens: int = field(default=120, metadata={"help": "token budget of one chunk"})

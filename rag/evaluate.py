@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .answer import split_answer
+from .answer import hints, split_answer
+from .attribute import headline, missing_terms
 from .corpus import decode
 from .schema import Answer, Citation
 
@@ -32,6 +33,7 @@ SUMMARY_KEYS = (
     "abstention_accuracy",
     "false_abstentions",
     "must_not_violations",
+    "ungrounded_claims",
     "citation_validity",
     "citation_support",
     "source_precision",
@@ -110,8 +112,33 @@ def _gold_problem(item: object) -> str | None:
     return None
 
 
+def ungrounded(answer: Answer, common: Callable[[str], bool] = lambda w: False) -> list[str]:
+    """Answer sentences with a number or name that neither their cited quotes, nor the
+    question, nor the cited articles' headlines and dates contain (none for an abstention).
+
+    ``common(word)`` tells a capitalised first word that is an ordinary word ("Prices")
+    from a name ("Ford").
+    """
+    if answer.abstained:
+        return []
+    by_n = {c.n: c for c in answer.citations}
+    found = []
+    for sentence in split_answer(answer.text):
+        bare, cited = hints(sentence)
+        quotes = [by_n[n] for n in cited if n in by_n]
+        heads = [headline(c.title, c.published) for c in quotes]
+        grounding = "\n".join([answer.question, *(c.quote for c in quotes), *heads])
+        if missing_terms(bare, grounding, common):
+            found.append(sentence)
+    return found
+
+
 def score_question(
-    item: dict, answer: Answer, doc_texts: Mapping[str, str | None], error: str | None = None
+    item: dict,
+    answer: Answer,
+    doc_texts: Mapping[str, str | None],
+    error: str | None = None,
+    common: Callable[[str], bool] = lambda w: False,
 ) -> dict:
     """One report row; ``doc_texts`` maps each cited doc_id to its text (None when missing)."""
     facts = item["facts"]
@@ -128,6 +155,7 @@ def score_question(
         "facts_supported": [f["fact"] for f in hit if any(fact_hit(q, f) for q in quotes)],
         "facts_in_evidence": [f["fact"] for f in facts if any(fact_hit(e.text, f) for e in answer.evidence)],
         "must_not_hit": [p for p in item.get("must_not", []) if contains_phrase(answer.text, p)],
+        "ungrounded": ungrounded(answer, common),
         "citations": [
             {
                 "n": c.n,
@@ -195,6 +223,7 @@ def summarise(rows: list[dict]) -> dict[str, float]:
         "abstention_accuracy": _share(sum(r["abstained"] == (not r["answerable"]) for r in rows), len(rows)),
         "false_abstentions": sum(r["abstained"] for r in answerable),
         "must_not_violations": sum(bool(r["must_not_hit"]) for r in rows),
+        "ungrounded_claims": sum(len(r.get("ungrounded", [])) for r in rows),
         "citation_validity": _share(sum(c["valid"] for c in citations), len(citations)),
         "citation_support": _share(sum(len(r["facts_supported"]) for r in answerable), n_hit),
         "source_precision": _share(sum(in_sources), len(in_sources)),
@@ -320,6 +349,17 @@ def load_doc_text(corpus_dir: Path, doc_id: str) -> str | None:
     return None
 
 
+def corpus_words(corpus_dir: Path) -> set[str]:
+    """Every word written in lower case somewhere in the corpus: ordinary words, not names."""
+    from .corpus import CorpusError, load_corpus
+
+    try:
+        docs, _ = load_corpus(corpus_dir, max_bytes=1 << 30)
+    except CorpusError:
+        return set()
+    return {w for d in docs for w in re.findall(r"\b[a-z]+\b", d.text)}
+
+
 def evaluate(
     gold: list[dict],
     ask: Callable[[str], Answer],
@@ -332,6 +372,7 @@ def evaluate(
         if problem := _gold_problem(item):
             raise ValueError(f"gold question {i}: {problem}")
     doc_texts: dict[str, str | None] = {}
+    common = corpus_words(corpus_dir).__contains__
     rows: list[dict] = []
     models: list[str] = []
     for item in tqdm(gold, desc="eval", unit="q", disable=not progress):
@@ -343,7 +384,7 @@ def evaluate(
         for c in answer.citations:
             if c.doc_id not in doc_texts:
                 doc_texts[c.doc_id] = load_doc_text(corpus_dir, c.doc_id)
-        rows.append(score_question(item, answer, doc_texts, error))
+        rows.append(score_question(item, answer, doc_texts, error, common))
         models.append(answer.model)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     meta = {"gold": None, "model": next((m for m in models if m), ""), "created": created} | (meta or {})

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .kvprefix import PinReport, PrefixCache
 
 Messages = list[dict[str, str]]
 
@@ -13,7 +16,9 @@ Messages = list[dict[str, str]]
 class Generator:
     """Implement ``_stream``; ``stream`` and ``generate`` fill a caller-owned stats dict.
 
-    ``stats`` receives prompt_tokens, completion_tokens, ttft_ms and decode_ms.
+    ``stats`` receives prompt_tokens (tokens read for this answer), cached_tokens (reused
+    from a cached prefix), completion_tokens, ttft_ms and decode_ms. ``pin`` is optional:
+    a backend without a prefix cache reads every prompt in full.
     """
 
     name: str = "generator"
@@ -38,6 +43,10 @@ class Generator:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def pin(self, prefix: Messages, store: Path | None = None, progress: bool = False) -> PinReport | None:
+        """Keep the state after ``prefix`` (leading messages) for prompts that start with it."""
+        return None
+
     def _stream(self, messages: Messages, max_tokens: int, stats: dict) -> Iterator[str]:
         raise NotImplementedError
 
@@ -47,14 +56,20 @@ _LOAD_LOCK = threading.Lock()
 
 
 class LlamaGenerator(Generator):
-    """A GGUF model through llama-cpp-python: loaded once per process, one generation at a time."""
+    """A GGUF model through llama-cpp-python: loaded once per process, one generation at a time.
 
-    def __init__(self, path: Path, name: str, *, n_threads: int, n_ctx: int, seed: int = 0):
+    Prompts are rendered with the model's own chat template. One prefix of leading
+    messages can be pinned (``pin``): its KV state is restored whenever a prompt starts
+    with it, so only the rest of the prompt is read.
+    """
+
+    def __init__(self, path: Path, name: str, *, n_threads: int, n_ctx: int, seed: int = 0, fingerprint=""):
         self.path, self.name = Path(path), name
         self.n_threads, self.n_ctx, self.seed = n_threads, n_ctx, seed
+        self.fingerprint = fingerprint or f"{self.path.name}:{self.path.stat().st_size}"
 
-    def _loaded(self) -> tuple[object, threading.Lock]:
-        """The process-wide model for this file and its generation lock."""
+    def _loaded(self) -> _Loaded:
+        """The process-wide model for this file, its generation lock and its prefix cache."""
         key = (str(self.path), self.n_threads, self.n_ctx)
         with _LOAD_LOCK:
             if key not in _LOADED:
@@ -69,29 +84,82 @@ class LlamaGenerator(Generator):
                     seed=self.seed,
                     verbose=False,
                 )
-                _LOADED[key] = (model, threading.Lock())
+                _LOADED[key] = _Loaded(model, threading.Lock(), PrefixCache(model, self.fingerprint))
             return _LOADED[key]
 
     def count_tokens(self, text: str) -> int:
-        return len(self._loaded()[0].tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return len(self._loaded().llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def tokens(self, messages: Messages, generation_prompt: bool = True) -> tuple[list[int], list[str]]:
+        """The prompt tokens of ``messages`` in the model's chat format, and its stop strings."""
+        loaded = self._loaded()
+        rendered = loaded.formatter(generation_prompt)(messages=messages)
+        tokens = loaded.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=loaded.add_bos, special=True)
+        stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
+        return tokens, stop
+
+    def pin(self, prefix: Messages, store: Path | None = None, progress: bool = False) -> PinReport:
+        tokens, _ = self.tokens(prefix, generation_prompt=False)
+        loaded = self._loaded()
+        with loaded.lock:
+            return loaded.prefix.pin(tokens, store, progress)
 
     def _stream(self, messages: Messages, max_tokens: int, stats: dict) -> Iterator[str]:
-        llm, lock = self._loaded()
-        with lock:
+        loaded = self._loaded()
+        tokens, stop = self.tokens(messages)
+        with loaded.lock:
+            llm = loaded.llm
             llm.set_seed(self.seed)
-            chunks = llm.create_chat_completion(
-                messages=messages,
+            cached = loaded.prefix.restore(tokens)
+            stats["cached_tokens"] = cached
+            stats["prompt_tokens"] = len(tokens) - cached
+            chunks = llm.create_completion(
+                tokens,
                 max_tokens=max_tokens,
                 temperature=0.0,
                 top_k=1,
                 seed=self.seed,
+                stop=stop,
                 stream=True,
             )
             generated = 0
             for chunk in chunks:
-                text = chunk["choices"][0]["delta"].get("content")
-                if text:
-                    generated += 1
+                generated += 1
+                if text := chunk["choices"][0]["text"]:
                     yield text
             stats["completion_tokens"] = generated
-            stats["prompt_tokens"] = max(0, llm.n_tokens - generated)
+
+
+@dataclass
+class _Loaded:
+    llm: object
+    lock: threading.Lock
+    prefix: PrefixCache
+    _formatters: dict = field(default_factory=dict)
+
+    @property
+    def add_bos(self) -> bool:
+        return bool(self.llm._model.add_bos_token())
+
+    def formatter(self, generation_prompt: bool):
+        """The model's chat template (ChatML when the file has none) as a prompt formatter."""
+        if generation_prompt not in self._formatters:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llm = self.llm
+            template = llm.metadata.get("tokenizer.chat_template") or CHATML
+            token = llm._model.token_get_text
+            self._formatters[generation_prompt] = Jinja2ChatFormatter(
+                template,
+                eos_token=token(llm.token_eos()),
+                bos_token=token(llm.token_bos()) if llm.token_bos() >= 0 else "",
+                add_generation_prompt=generation_prompt,
+                stop_token_ids=[llm.token_eos()],
+            )
+        return self._formatters[generation_prompt]
+
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)

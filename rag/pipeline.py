@@ -8,25 +8,14 @@ import time
 from collections.abc import Callable, Iterator
 
 from . import prompts
-from .answer import abstained, build_answer, chosen_passage, is_abstention
+from .answer import MARKER, AnswerBuilder, Sources, abstained, candidates_for
 from .config import Settings
 from .embedder import Embedder
 from .llm import Generator
-from .schema import Answer, Document, Evidence
+from .schema import Answer, Document
 
 MAX_QUESTION_CHARS = 2000
 REWRITE_TOKENS = 64
-CHOICE_TOKENS = 4  # the choose step replies with a passage number
-HOLD_CHARS = 40  # streamed text is held back until it cannot be the start of an abstention
-ABSTAIN_OPENINGS = (
-    "the sources",
-    "the passages",
-    "the articles",
-    "i cannot",
-    "i can't",
-    "there is no",
-    "none of",
-)
 log = logging.getLogger(__name__)
 
 
@@ -43,14 +32,17 @@ def check_question(question: object) -> str:
 
 
 def normalise_history(history) -> list[dict[str, str]]:
-    """Accept role/content messages or (question, answer) pairs; keep the text turns."""
+    """Accept role/content messages or (question, answer) pairs; keep the text turns.
+
+    Citation markers are removed: they number that answer's citations, not the articles.
+    """
     messages: list[dict[str, str]] = []
     for turn in history or []:
         if isinstance(turn, dict) and isinstance(turn.get("content"), str):
-            messages.append({"role": turn.get("role", "user"), "content": turn["content"]})
+            messages.append({"role": turn.get("role", "user"), "content": MARKER.sub("", turn["content"])})
         elif isinstance(turn, list | tuple) and len(turn) == 2:
             messages += [
-                {"role": r, "content": t}
+                {"role": r, "content": MARKER.sub("", t)}
                 for r, t in zip(("user", "assistant"), turn, strict=True)
                 if isinstance(t, str)
             ]
@@ -58,8 +50,10 @@ def normalise_history(history) -> list[dict[str, str]]:
 
 
 def context_size(settings: Settings) -> int:
-    """Context window: system prompt, evidence, question and history, answer; rounded up to 256."""
-    needed = 400 + settings.evidence_tokens + 600 + settings.answer_tokens
+    """Context window: the larger of the corpus and the evidence prompt, plus question, history
+    and answer; rounded up to 256."""
+    material = settings.evidence_tokens if settings.context == "evidence" else settings.corpus_tokens
+    needed = 400 + max(material, settings.evidence_tokens) + 600 + settings.answer_tokens
     return -(-needed // 256) * 256
 
 
@@ -81,6 +75,7 @@ class Pipeline:
         self._progress = progress
         self._lock = threading.Lock()
         self._index = self._retriever = None
+        self._contexts: dict[str, object] = {}
         self.index_report = None
 
     # -- lazily loaded parts --------------------------------------------------------
@@ -93,7 +88,7 @@ class Pipeline:
 
             s = spec(self.settings.embed_model)
             path = ensure(s.name, self.settings)
-            self._embedder = SentenceTransformerEmbedder(path, s.name, s.sha256)
+            self._embedder = SentenceTransformerEmbedder(path, s.name, s.sha256, s.dim)
         return self._embedder
 
     @property
@@ -143,7 +138,23 @@ class Pipeline:
             n_threads=self.settings.threads,
             n_ctx=context_size(self.settings),
             seed=self.settings.seed,
+            fingerprint=fingerprint(path),
         )
+
+    def context(self, model: str | None = None):
+        """The context strategy for this generator (corpus prefix or evidence), built once."""
+        generator = self.generator(model)
+        index = self.index
+        with self._lock:
+            if generator.name not in self._contexts:
+                from .context import select_context
+
+                self._contexts[generator.name] = select_context(self.settings, index, generator)
+            return self._contexts[generator.name]
+
+    def warm(self, model: str | None = None):
+        """Load the index, the models and the context (computing or loading a corpus prefix)."""
+        return self.context(model).prepare(progress=self._progress)
 
     # -- public API -----------------------------------------------------------------
 
@@ -177,43 +188,6 @@ class Pipeline:
         rewritten = " ".join(rewritten.strip().strip('"').split())
         return rewritten if 3 <= len(rewritten) <= MAX_QUESTION_CHARS else question
 
-    def _choose(
-        self, generator: Generator, question: str, evidence: list[Evidence], timings: dict
-    ) -> int | None:
-        """The passage the model says answers the question, or None when it says none is about it.
-
-        Its prompt is the answer prompt but for the last line, so its tokens are not
-        counted again; ``timings["choose_ms"]`` records how long it took.
-        """
-        started = time.perf_counter()
-        reply = generator.generate(prompts.choose_messages(question, evidence), CHOICE_TOKENS)
-        timings["choose_ms"] = (time.perf_counter() - started) * 1000
-        return chosen_passage(reply, len(evidence))
-
-    def _generate(self, generator: Generator, messages, timings: dict, asked: float) -> Iterator[str]:
-        """Stream one generation, adding its counts to ``timings`` (``asked``: when the question came).
-
-        The first HOLD_CHARS characters are held back; if they open like "The sources
-        don't say", the rest is held too and only released if it turns out to be an answer.
-        """
-        stats: dict = {}
-        started = time.perf_counter()
-        held, streaming = "", False
-        for piece in generator.stream(messages, self.settings.answer_tokens, stats):
-            timings.setdefault("ttft_ms", (time.perf_counter() - asked) * 1000)
-            if streaming:
-                yield piece
-                continue
-            held += piece
-            if len(held.strip()) >= HOLD_CHARS and not held.lstrip().lower().startswith(ABSTAIN_OPENINGS):
-                streaming = True
-                yield held
-        if not streaming and held and not is_abstention(held):
-            yield held
-        timings["generate_ms"] = timings.get("generate_ms", 0.0) + (time.perf_counter() - started) * 1000
-        for key in ("prompt_tokens", "completion_tokens", "decode_ms"):
-            timings[key] = timings.get(key, 0) + stats.get(key, 0)
-
     def ask(self, question: str, *, history=None, model: str | None = None, k: int | None = None) -> Answer:
         answer = None
         for item in self.ask_stream(question, history=history, model=model, k=k):
@@ -223,12 +197,18 @@ class Pipeline:
     def ask_stream(
         self, question: str, *, history=None, model: str | None = None, k: int | None = None
     ) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final, checked ``Answer``."""
+        """Yield checked answer sentences as they are written, then the final ``Answer``.
+
+        The model's text is checked sentence by sentence (attribution and grounding), so
+        only claims that passed are ever shown; the rest are reported in ``warnings``.
+        """
         question = check_question(question)
         started = time.perf_counter()
         generator = self.generator(model)
         retriever = self.retriever
-        query = self.standalone(question, normalise_history(history), model)
+        context = self.context(model)
+        turns = normalise_history(history)
+        query = self.standalone(question, turns, model)
         retrieval = retriever.retrieve(query, k or self.settings.top_k, self.settings.evidence_tokens)
         timings = {"retrieve_ms": retrieval.ms}
 
@@ -238,24 +218,51 @@ class Pipeline:
             answer.retrieved_doc_ids = list(dict.fromkeys(h.chunk.doc_id for h in retrieval.hits))
             answer.evidence = retrieval.evidence
             answer.query = query
+            answer.context = context.mode
             return answer
 
         if not retrieval.relevant:
             yield finish(abstained(question, generator.name, timings, "nothing relevant was retrieved"))
             return
-        best = self._choose(generator, query, retrieval.evidence, timings)
-        if best is None:
-            why = "the model found no passage that answers"
-            yield finish(abstained(question, generator.name, timings, why))
-            return
+        prompt = context.prompt(question if context.mode == "corpus" else query, turns, retrieval)
+        builder = AnswerBuilder(question, self._sources(retrieval, prompt), also_asked=query)
+        stats: dict = {}
         raw = ""
-        for piece in self._generate(
-            generator, prompts.answer_messages(query, retrieval.evidence, best), timings, started
-        ):
+        generating = time.perf_counter()
+        for piece in generator.stream(prompt.messages, self.settings.answer_tokens, stats):
+            timings.setdefault("ttft_ms", (time.perf_counter() - started) * 1000)
             raw += piece
-            yield piece
-        yield finish(
-            build_answer(
-                question, raw, retrieval.evidence, self.index.documents, model=generator.name, timings=timings
-            )
+            for sentence in builder.feed(raw):
+                yield sentence + " "
+        timings["generate_ms"] = (time.perf_counter() - generating) * 1000
+        for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms"):
+            timings[key] = stats.get(key, 0)
+        answer = builder.finish(raw, generator.name, timings)
+        yield finish(answer)
+
+    def _sources(self, retrieval, prompt) -> Sources:
+        """The sentences a claim may be attributed to: the whole corpus when the model read it,
+        else every sentence of the articles retrieval found."""
+        retriever = self.retriever
+        docs = {h.chunk.doc_id for h in retrieval.hits} | {u.doc_id for u in prompt.units}
+        rows = [
+            r
+            for r, (doc_id, _, _) in enumerate(retriever.sentences)
+            if retriever.quotable[r] and (prompt.mode == "corpus" or doc_id in docs)
+        ]
+        spans = [retriever.sentences[r] for r in rows]
+        return Sources(
+            candidates_for(spans, self.index.documents, prompt.units),
+            self.index.sentence_vectors[rows],
+            self.index.documents,
+            self.embedder.embed,
+            lambda word: word in retriever.lowercase,
         )
+
+
+def fingerprint(path) -> str:
+    """Identifies a model file cheaply: name, size and modification time."""
+    from pathlib import Path
+
+    st = Path(path).stat()
+    return f"{Path(path).name}:{st.st_size}:{st.st_mtime_ns}"

@@ -29,24 +29,36 @@ def evidence_block(evidence: list[Evidence]) -> str:
     return "\n".join(template("evidence").substitute(n=e.n, text=" ".join(e.text.split())) for e in evidence)
 
 
-def _passages_then(name: str, question: str, evidence: list[Evidence], **extra: object) -> list[dict]:
-    """Messages: the fixed system prompt, then passages, question and template ``name``'s request.
-
-    Everything before the final instruction is the same for the choose and answer
-    steps, and the system prompt for every question, so their KV cache is reused.
-    """
-    user = template(name).substitute(evidence=evidence_block(evidence), question=question.strip(), **extra)
-    return [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user}]
+def article_block(n: int, byline: str, text: str) -> str:
+    """One article of the corpus prompt: a numbered header, then its lines without blank ones."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return template("article").substitute(n=n, byline=byline, text="\n".join(line for line in lines if line))
 
 
-def choose_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
-    """Ask which passage answers the question (0: none is about it)."""
-    return _passages_then("choose", question, evidence)
+def corpus_system(articles: list[str]) -> dict[str, str]:
+    """The system message of whole-corpus mode: the instructions, then every article."""
+    return {"role": "system", "content": template("corpus").substitute(articles="\n\n".join(articles))}
 
 
-def answer_messages(question: str, evidence: list[Evidence], best: int) -> list[dict[str, str]]:
-    """Ask for an answer built on passage ``best``, citing every passage it uses."""
-    return _passages_then("answer", question, evidence, best=best)
+def _question(question: str, material: str, unit: str) -> dict[str, str]:
+    user = template("answer").substitute(
+        material=material, question=question.strip(), unit=unit, units=unit + "s"
+    )
+    return {"role": "user", "content": user}
+
+
+def evidence_messages(
+    question: str, evidence: list[Evidence], history: list[dict] = ()
+) -> list[dict[str, str]]:
+    """The fixed system prompt, earlier turns, then the numbered passages, question and instructions."""
+    material = f"Passages:\n{evidence_block(evidence)}\n\n"
+    system = {"role": "system", "content": system_prompt()}
+    return [system, *history, _question(question, material, "passage")]
+
+
+def corpus_messages(system: dict[str, str], question: str, history: list[dict] = ()) -> list[dict[str, str]]:
+    """The corpus system message (a cached prefix), earlier turns, then the question and instructions."""
+    return [system, *history, _question(question, "", "article")]
 
 
 def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -93,6 +93,7 @@ class Answer:
     retrieved_doc_ids: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     query: str = ""  # what was searched for: the question, or a follow-up rewritten to stand alone
+    context: str = ""  # what the model read: "corpus" (every article) or "evidence" (retrieved passages)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -6,10 +6,7 @@ import json
 
 import pytest
 
-from rag import prompts
-from rag.answer import chosen_passage
 from rag.evaluate import fact_hit
-from rag.pipeline import CHOICE_TOKENS
 
 from .conftest import ROOT, SEEDS
 
@@ -49,20 +46,6 @@ def test_citations_are_verified_quotes_from_the_files(china_answer):
 def test_us_concessions_name_two_gold_facts(us_answer):
     print(us_answer.to_markdown())
     assert sum(fact_hit(us_answer.text, f) for f in DEV["d01"]["facts"]) >= 2
-
-
-def test_choose_step_names_the_passage_that_holds_the_answer(real_pipeline, real_settings):
-    """The first model step of an answer, on its own: d10's date is in the passage it names."""
-    item = DEV["d10"]
-    retrieval = real_pipeline.retriever.retrieve(
-        item["question"], real_settings.top_k, real_settings.evidence_tokens
-    )
-    reply = real_pipeline.generator().generate(
-        prompts.choose_messages(item["question"], retrieval.evidence), CHOICE_TOKENS
-    )
-    best = chosen_passage(reply, len(retrieval.evidence))
-    print(reply, retrieval.evidence[best - 1].text if best else None)
-    assert best is not None and fact_hit(retrieval.evidence[best - 1].text, item["facts"][0])
 
 
 def test_off_topic_question_abstains(real_pipeline):

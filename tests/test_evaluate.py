@@ -212,6 +212,8 @@ def test_every_summary_metric(report: dict) -> None:
     abstention_accuracy: q1 ok, q2 ok, q3 abstained though answerable, q4 answered though unanswerable -> 2/4
     false_abstentions: q3 -> 1
     must_not_violations: q4 says "Argentina" -> 1
+    ungrounded_claims: q1 "Geneva" has no quote; q2 "Details" opens a sentence but is never written in
+        lower case in the corpus, so it counts as a name no quote holds; q4 "Argentina" -> 3
     citation_validity: q1 [1] ok (needs the BOM stripped), q1 [2] ok (needs the CRLF kept), q2 [1] ok,
         q2 [2] shifted -> 3/4 = 0.75
     citation_support: hit facts London, Geneva, expedite; "held in London" supports London, "expedite
@@ -235,6 +237,7 @@ def test_every_summary_metric(report: dict) -> None:
         "abstention_accuracy": 0.5,
         "false_abstentions": 1,
         "must_not_violations": 1,
+        "ungrounded_claims": 3,
         "citation_validity": 0.75,
         "citation_support": 2 / 3,
         "source_precision": 0.5,
@@ -257,6 +260,7 @@ def test_question_rows(report: dict) -> None:
     assert (q2["facts_hit"], q2["facts_missed"]) == (["expedite"], ["law"])
     assert q3["abstained"] and q3["facts_missed"] == ["June 5"]
     assert q4["must_not_hit"] == ["Argentina"] and q1["must_not_hit"] == []
+    assert q4["ungrounded"] == ["Argentina won the final."] and q3["ungrounded"] == []
     assert [c["valid"] for c in q2["citations"]] == [True, False]
     assert [c["verified"] for c in q2["citations"]] == [True, True]  # the pipeline's own claim is kept as is
     assert set(q1["citations"][0]) == {"n", "doc_id", "quote", "start", "end", "verified", "valid"}
@@ -281,6 +285,7 @@ def test_empty_cases(corpus: Path) -> None:
         "abstention_accuracy": 1.0,
         "false_abstentions": 0,
         "must_not_violations": 0,
+        "ungrounded_claims": 0,
         "citation_validity": 1.0,
         "citation_support": 1.0,
         "source_precision": 1.0,

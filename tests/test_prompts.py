@@ -29,11 +29,19 @@ def render(messages: list[dict[str, str]]) -> str:
     return "".join(f"<<{m['role']}>>\n{m['content']}\n" for m in messages)
 
 
+SYSTEM = prompts.corpus_system(
+    [
+        prompts.article_block(1, "Daily, 2025-06-28", "Deal done.\n\n  China will   approve.\n"),
+        "Article [2] (undated)\nX.",
+    ]
+)
+
+
 @pytest.mark.parametrize(
     "name, messages",
     [
-        ("choose", prompts.choose_messages("What did China commit to? ", EVIDENCE)),
-        ("answer", prompts.answer_messages("What did China commit to? ", EVIDENCE, 2)),
+        ("evidence", prompts.evidence_messages("What did China commit to? ", EVIDENCE)),
+        ("corpus", prompts.corpus_messages(SYSTEM, "What did China commit to? ", HISTORY)),
         ("rewrite", prompts.rewrite_messages("And in return?", HISTORY)),
     ],
 )
@@ -45,8 +53,13 @@ def test_rendered_prompt_matches_golden(name, messages):
     assert text == path.read_text(encoding="utf-8")
 
 
-def test_system_prompt_comes_first_and_is_the_same_for_every_question():
-    """The KV cache of the system prompt can only be reused if it is an unchanged prefix."""
-    a = prompts.answer_messages("First question?", EVIDENCE[:1], 1)
-    b = prompts.choose_messages("Another question?", EVIDENCE[1:])
+def test_fixed_prefixes_come_first_and_do_not_change_between_questions():
+    """A KV cache is reused only for an unchanged prefix: the system prompt in evidence mode,
+    the whole corpus message in corpus mode; the question always comes last."""
+    a = prompts.evidence_messages("First question?", EVIDENCE[:1])
+    b = prompts.evidence_messages("Another question?", EVIDENCE[1:], HISTORY)
     assert a[0] == b[0] == {"role": "system", "content": prompts.system_prompt()}
+    c = prompts.corpus_messages(SYSTEM, "First question?")
+    d = prompts.corpus_messages(SYSTEM, "Another question?", HISTORY)
+    assert c[0] == d[0] == SYSTEM and d[1:3] == HISTORY
+    assert d[-1]["content"].startswith("Question: Another question?")

@@ -1,0 +1,148 @@
+"""Attribution and grounding as pure functions, on sentences written for each rule."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from rag.attribute import (
+    RULES,
+    Candidate,
+    attribute,
+    canonical,
+    content_terms,
+    coverage,
+    headline,
+    missing_terms,
+    names,
+    numbers,
+)
+
+TRUMP = "Trump said China will supply all magnets and necessary rare earths to the U.S. up front."
+
+
+def test_numbers_are_normalised_so_equal_amounts_match():
+    assert numbers("10,000 tonnes, up 60.3%, six months, $1.2 billion, in 2025") == {
+        "10000",
+        "60.3",
+        "6",
+        "1200000000",
+        "2025",
+    }
+    assert numbers("1,200 million") == numbers("1.2 billion") == {"1200000000"}
+    assert numbers("the 5th of June") == {"5"}
+    assert numbers("one of the largest") == set()  # "one" is not treated as a figure
+
+
+def test_different_figures_never_match():
+    """The external set cited '7,742.2 tons … up 60.3%' under a quote saying 353 tonnes, up 660%."""
+    claim = "Exports reached 7,742.2 tons, up 60.3%."
+    quote = "Exports of magnets reached 353 tonnes in May, up 660% from April."
+    assert missing_terms(claim, quote) == ["60.3", "7742.2"]
+    assert missing_terms("Exports reached 353 tonnes, up 660%.", quote) == []
+
+
+def test_an_invented_number_month_and_name_are_caught():
+    """The issue's example: nothing in Trump's sentence says 10,000, tonnes or July."""
+    claim = "China shipped approximately 10,000 tonnes of rare earth magnets to the US in July 2025."
+    assert missing_terms(claim, TRUMP) == ["2025", "10000", "July"]
+
+
+def test_aliases_are_folded_to_one_name():
+    assert canonical("Beijing and the U.S. agreed; American firms and the United States") == (
+        "China and the US agreed; US firms and the US"
+    )
+    assert missing_terms("Beijing will supply magnets to Washington.", TRUMP) == []
+    assert missing_terms("The EU will supply magnets.", TRUMP) == ["EU"]
+
+
+def test_a_common_first_word_is_not_a_name_but_a_rare_one_is():
+    common = {"rare", "prices"}.__contains__
+    assert names("Rare earth prices fell in London.", common) == {"London"}
+    assert names("Ford halted Explorer production.", common) == {"Ford", "Explorer"}
+    assert names("China's exports and the US-China talks", common) == {"China", "US"}
+
+
+def test_question_and_headline_terms_count_as_grounding():
+    """Restating the question ("in June 2025") is not a violation; a figure it lacks still is."""
+    claim = "In June 2025, China agreed to supply magnets."
+    question = "What did China agree to in June 2025?"
+    assert missing_terms(claim, TRUMP) == ["2025", "June"]
+    assert missing_terms(claim, question + "\n" + TRUMP) == []
+    assert missing_terms(claim, headline("Rare earth deal", date(2025, 6, 28)) + "\n" + TRUMP) == []
+    assert headline("Deal", date(2025, 6, 5)) == "Deal\nJune 5, 2025"
+    assert headline("Deal", None) == "Deal"
+
+
+def test_content_terms_and_coverage():
+    assert content_terms("The licences expired in the United States") == {"licenc", "expir", "us"}
+    assert coverage("Licences expire after six months.", "The licences expire after six months.") == 1.0
+    assert coverage("Traders reacted positively.", "MOFCOM will expedite approvals.") == 0.0
+
+
+def candidates(*texts: str) -> list[Candidate]:
+    return [Candidate("d", 100 * i, 100 * i + len(t), t, unit=i + 1) for i, t in enumerate(texts)]
+
+
+def check(claim, cands, vectors, claim_vector, hints=(), question="What happened?", rules=RULES):
+    return attribute(
+        claim,
+        np.asarray(claim_vector, float),
+        cands,
+        np.asarray(vectors, float),
+        question=question,
+        headline=lambda doc_id: "Headline",
+        common={"rare", "the"}.__contains__,
+        hints=hints,
+        rules=rules,
+    )
+
+
+def test_the_best_matching_sentence_is_the_quote_and_a_hint_only_breaks_ties():
+    cands = candidates("The licences are valid for six months.", "Ford halted Explorer production.")
+    found = check("The licences are valid for six months.", cands, [[1, 0], [0, 1]], [1, 0], hints=[2])
+    assert found.kept and found.quotes == [cands[0]]
+    tie = check("Licences last six months.", cands, [[0.6, 0.8], [0.6, 0.8]], [0.6, 0.8], hints=[2])
+    assert tie.quotes[0] == cands[0]  # lexical overlap outweighs the hint
+    even = candidates("Talks went on.", "Talks went on.")
+    assert check("Talks went on.", even, [[1, 0], [1, 0]], [1, 0], hints=[2]).quotes[0] == even[1]
+
+
+def test_a_second_quote_is_added_for_a_name_the_first_lacks():
+    cands = candidates(
+        "China will approve export applications.",
+        "Commerce Secretary Howard Lutnick spoke on Thursday.",
+        "Ford halted production.",
+    )
+    claim = "Howard Lutnick said China will approve export applications."
+    found = check(claim, cands, [[1, 0], [0.5, 0.5], [0, 1]], [1, 0])
+    assert found.kept and found.quotes == cands[:2]
+
+
+def test_claims_with_ungrounded_terms_low_similarity_or_low_coverage_are_dropped():
+    cands = candidates(TRUMP)
+    invented = check("China shipped 10,000 tonnes of magnets in July.", cands, [[1, 0]], [1, 0])
+    assert not invented.kept and invented.problems[0] == "10000, July not in its sources"
+    unrelated = check("Magnets were supplied.", cands, [[1, 0]], [0, 1])
+    assert not unrelated.kept and "best similarity 0.00" in unrelated.problems[0]
+    garbled = check("They reacted positively by agreeing loudly.", cands, [[1, 0]], [1, 0])
+    assert not garbled.kept and garbled.problems == ["its sources hold only 0% of its words"]
+
+
+def test_no_candidates_means_nothing_backs_the_claim():
+    found = check("Anything.", [], np.zeros((0, 2)), [1, 0])
+    assert not found.kept and found.problems == ["no source sentence to compare it with"]
+
+
+@pytest.mark.parametrize(
+    "claim, problem",
+    [
+        ("The US gave up China's rare earth restrictions in the Geneva deal.", "Geneva"),
+        ("Senator Smith criticised the deal.", "Senator, Smith"),
+    ],
+)
+def test_names_missing_from_the_quote_are_named_in_the_problem(claim, problem):
+    found = check(claim, candidates(TRUMP), [[1, 0]], [1, 0])
+    assert problem in found.problems[0]
