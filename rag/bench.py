@@ -1,37 +1,37 @@
 """Benchmark: latency, throughput and memory of the assistant, beside raw llama.cpp on the same model.
 
-``run(pipeline, gold)`` asks every gold question ``repeat`` times. After each answer that
-reached the model it runs one baseline generation (A B A B ...): the same already-loaded
-``Llama``, a neutral prompt as long as our median prompt so far and exactly our median number
-of completion tokens, with the KV cache cleared. Alternating exposes both to the same noise,
-so the ratios are the numbers to compare between runs; the absolute ones move with the load
-on the machine. The baseline clears the KV cache, so our next prompt is evaluated in full too.
+``run(pipeline, gold)`` asks every gold question ``repeat`` times in each context strategy
+(whole corpus as a cached prefix, and retrieved evidence; the corpus only when it fits
+``corpus_tokens``). After each answer that reached the model it runs one baseline
+generation (A B A B ...): the same already-loaded ``Llama``, a neutral prompt as long as that
+strategy's median prompt so far and exactly its median number of completion tokens, with the
+KV cache cleared. Alternating exposes both to the same noise, so the ratios are the numbers to
+compare between runs; the absolute ones move with the load on the machine.
 
-The JSON written by ``write`` (``FORMAT_VERSION`` 1)::
+The JSON written by ``write`` (``FORMAT_VERSION`` 2)::
 
     format_version
     meta          model, model_path, threads, n_ctx, questions, repeat, timestamp,
                   cpu_count, llama_cpp (version), gold (when given)
-    ours          each {median, p95, n}; answers abstained before generation count only
+    strategies    per strategy ("corpus", "evidence"):
+        ours      each {median, p95, n}; answers abstained before generation count only
                   in retrieve_ms and total_s:
-                  retrieve_ms, prompt_tokens, completion_tokens, ttft_ms (question to first
-                  token, retrieval included), prompt_tokens_per_s (prompt_tokens /
-                  (ttft_ms - retrieve_ms)), decode_tokens_per_s (completion_tokens / decode_ms),
-                  total_s (end to end per answer)
-    baseline      each {median, p95, n}: prompt_tokens, completion_tokens,
+                  retrieve_ms, prompt_tokens (read for this answer; a cached prefix is not),
+                  completion_tokens, ttft_ms (question to first token, retrieval included),
+                  prompt_tokens_per_s (prompt_tokens / (ttft_ms - retrieve_ms)),
+                  decode_tokens_per_s (completion_tokens / decode_ms), total_s (end to end)
+        baseline  each {median, p95, n}: prompt_tokens, completion_tokens,
                   prompt_tokens_per_s, decode_tokens_per_s
-    ratios        prompt_tokens_per_s, decode_tokens_per_s: median ours / median baseline
-                  (null when either side has no value)
-    cold_start_s  new Python process to its first answer (index already built, files cached)
+        ratios    prompt_tokens_per_s, decode_tokens_per_s: median ours / median baseline
+    corpus_vs_evidence  ttft_ms, total_s: median in corpus mode / median in evidence mode
+    prefix        tokens, build_s (computed from nothing), load_s (from its saved file),
+                  state_mb (the KV state, in memory and on disk); null when the corpus does not fit
+    cold_start_s  new Python process to its first answer (index and prefix saved, files cached)
     index         documents, chunks, embedded, sentences, build_s, chunks_per_s
                   (from scratch into a temporary folder; build_s includes the sentence vectors)
     memory        peak_rss_mb (this process), cold_start_peak_rss_mb (largest child process)
-    runs          one row per answer: id, repeat, abstained, timings (Answer.timings),
+    runs          one row per answer: id, repeat, strategy, abstained, timings (Answer.timings),
                   ours (the values above), baseline (the values above, or null)
-
-A retried answer (the model abstained although a passage matched closely) sums both prompts
-in prompt_tokens but ttft_ms times only the first, so its prompt rate is overstated; the
-median is robust to the occasional one.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ import numpy as np
 
 from .evaluate import decode_rate
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 NEUTRAL_TEXT = "The committee met on Tuesday and reviewed the schedule for the coming quarter. "
 OURS = ("retrieve_ms", "prompt_tokens", "completion_tokens", "ttft_ms", "prompt_tokens_per_s")
 OURS += ("decode_tokens_per_s", "total_s")
@@ -130,6 +130,16 @@ def summarise(runs: list[dict]) -> dict:
     return {"ours": ours, "baseline": base, "ratios": ratios}
 
 
+def compare(by_mode: dict) -> dict:
+    """Median time to first token and end to end, corpus mode over evidence mode (None without both)."""
+    if not {"corpus", "evidence"} <= set(by_mode):
+        return {"ttft_ms": None, "total_s": None}
+    return {
+        k: ratio(by_mode["corpus"]["ours"][k]["median"], by_mode["evidence"]["ours"][k]["median"])
+        for k in ("ttft_ms", "total_s")
+    }
+
+
 def baseline_size(rows: list[dict], n_ctx: int) -> tuple[int, int] | None:
     """Prompt and completion tokens for the next baseline: the medians of our answers so far.
 
@@ -157,31 +167,49 @@ def _num(value, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+LABELS = {
+    "retrieve_ms": "retrieval ms",
+    "prompt_tokens": "prompt tokens",
+    "completion_tokens": "completion tokens",
+    "ttft_ms": "time to first token ms",
+    "prompt_tokens_per_s": "prompt tok/s",
+    "decode_tokens_per_s": "decode tok/s",
+    "total_s": "end to end s",
+}
+
+
 def format_table(result: dict) -> str:
-    """The terminal table: median and p95 of each measure, then the ratios and one-off numbers."""
-    labels = {
-        "retrieve_ms": "retrieval ms",
-        "prompt_tokens": "prompt tokens",
-        "completion_tokens": "completion tokens",
-        "ttft_ms": "time to first token ms",
-        "prompt_tokens_per_s": "prompt tok/s",
-        "decode_tokens_per_s": "decode tok/s",
-        "total_s": "end to end s",
-    }
-    lines = [f"{'':28}{'median':>10}{'p95':>10}{'n':>5}"]
-    for side in ("ours", "baseline"):
-        for key, s in result[side].items():
-            name = f"{'' if side == 'ours' else 'baseline '}{labels[key]}"
-            lines.append(f"{name:28}{_num(s['median']):>10}{_num(s['p95']):>10}{s['n']:>5}")
-    r, ix, mem = result["ratios"], result["index"], result["memory"]
+    """The terminal table: median and p95 of each measure per strategy, then ratios and one-offs."""
+    modes = list(result["strategies"])
+    lines = ["".join([f"{'':28}", *(f"{m + ' median':>17}{'p95':>9}{'n':>4}" for m in modes)])]
+    for side, prefix in (("ours", ""), ("baseline", "baseline ")):
+        for key, label in LABELS.items():
+            cells = [result["strategies"][m][side].get(key) for m in modes]
+            if any(c is not None for c in cells):
+                row = "".join(f"{_num(c['median']):>17}{_num(c['p95']):>9}{c['n']:>4}" for c in cells)
+                lines.append(f"{prefix + label:28}{row}")
+    lines.append("")
+    for m in modes:
+        r = result["strategies"][m]["ratios"]
+        lines.append(
+            f"{m}: ratio to raw llama.cpp   prompt {_num(r['prompt_tokens_per_s'], 2)}"
+            f"   decode {_num(r['decode_tokens_per_s'], 2)}"
+        )
+    cmp, pre, ix, mem = result["corpus_vs_evidence"], result["prefix"], result["index"], result["memory"]
+    lines.append(
+        f"corpus / evidence                  time to first token {_num(cmp['ttft_ms'], 2)}"
+        f"   end to end {_num(cmp['total_s'], 2)}"
+    )
+    if pre:
+        lines.append(
+            f"cached prefix                      {pre['tokens']} tokens, built in {_num(pre['build_s'])} s,"
+            f" loaded in {_num(pre['load_s'], 2)} s, {_num(pre['state_mb'], 0)} MB"
+        )
     lines += [
-        "",
-        f"ratio prompt tok/s (ours/baseline)  {_num(r['prompt_tokens_per_s'], 2)}",
-        f"ratio decode tok/s (ours/baseline)  {_num(r['decode_tokens_per_s'], 2)}",
-        f"cold start to first answer          {_num(result['cold_start_s'])} s",
-        f"index build from scratch            {_num(ix['build_s'])} s"
+        f"cold start to first answer         {_num(result['cold_start_s'])} s",
+        f"index build from scratch           {_num(ix['build_s'])} s"
         f" ({ix['chunks']} chunks, {_num(ix['chunks_per_s'])} chunks/s)",
-        f"peak memory                         {_num(mem['peak_rss_mb'], 0)} MB"
+        f"peak memory                        {_num(mem['peak_rss_mb'], 0)} MB"
         f" (cold-start process {_num(mem['cold_start_peak_rss_mb'], 0)} MB)",
         " · ".join(f"{k}: {v}" for k, v in result["meta"].items()),
     ]
@@ -207,7 +235,8 @@ def run_baseline(generator, prompt_tokens: int, completion_tokens: int) -> dict:
     answer token (the last one to sample end-of-text), so the baseline takes one token more and
     counts ``completion_tokens``: both then time the same number of evaluations.
     """
-    llm, lock = generator._loaded()
+    loaded = generator._loaded()
+    llm, lock = loaded.llm, loaded.lock
     tokens = neutral_prompt(llm, prompt_tokens)
     with lock:
         llm.reset()
@@ -259,6 +288,40 @@ def peak_rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def strategies(pipeline, model: str | None) -> dict:
+    """A pipeline per context strategy, sharing the embedder and the loaded generator; the
+    corpus one only when the corpus fits ``corpus_tokens``."""
+    from .pipeline import Pipeline
+
+    def share(mode: str):
+        return Pipeline(
+            pipeline.settings.with_(context=mode),
+            embedder=pipeline.embedder,
+            generator_factory=lambda name: pipeline.generator(name),
+        )
+
+    fits = share("auto").context(model).mode == "corpus"
+    return {mode: share(mode) for mode in (("corpus", "evidence") if fits else ("evidence",))}
+
+
+def prefix_costs(corpus_pipeline, model: str | None) -> dict:
+    """Compute the corpus prefix from nothing, then load it from its file, into a temporary folder."""
+    generator = corpus_pipeline.generator(model)
+    system = [corpus_pipeline.context(model).system]
+    with tempfile.TemporaryDirectory(prefix="rag-bench-prefix-") as tmp:
+        generator.unpin()
+        built = generator.pin(system, Path(tmp) / "prefix")
+        generator.unpin()
+        loaded = generator.pin(system, Path(tmp) / "prefix")
+    generator.unpin()
+    return {
+        "tokens": built.tokens,
+        "build_s": built.seconds,
+        "load_s": loaded.seconds,
+        "state_mb": built.state_mb,
+    }
+
+
 def run(pipeline, gold: list[dict], *, repeat: int = 1, model: str | None = None, meta: dict | None = None):
     """Benchmark ``pipeline`` on the gold questions; returns the result described in the module docstring."""
     if repeat < 1 or not gold:
@@ -269,24 +332,24 @@ def run(pipeline, gold: list[dict], *, repeat: int = 1, model: str | None = None
     if not hasattr(generator, "_loaded"):
         raise ValueError("The baseline needs the llama.cpp generator; this pipeline uses another one.")
     index = build_index(pipeline.settings, pipeline.embedder)
+    pipelines = strategies(pipeline, model)
+    prefix = prefix_costs(pipelines["corpus"], model) if "corpus" in pipelines else None
     runs: list[dict] = []
     for r in range(1, repeat + 1):
         for item in gold:
-            answer = pipeline.ask(item["question"], model=model)
-            row = our_row(answer.timings)
-            size = baseline_size([x["ours"] for x in runs] + [row], generator.n_ctx)
-            base = run_baseline(generator, *size) if generated(answer.timings) and size else None
-            runs.append(
-                {
-                    "id": item["id"],
-                    "repeat": r,
-                    "abstained": answer.abstained,
-                    "timings": dict(answer.timings),
-                }
-                | {"ours": row, "baseline": base}
-            )
-            log.info("%s #%d: %.1f s%s", item["id"], r, row["total_s"], "" if base else " (no generation)")
+            for mode, p in pipelines.items():
+                answer = p.ask(item["question"], model=model)
+                row = our_row(answer.timings)
+                done = [x["ours"] for x in runs if x["strategy"] == mode] + [row]
+                size = baseline_size(done, generator.n_ctx)
+                base = run_baseline(generator, *size) if generated(answer.timings) and size else None
+                runs.append(
+                    {"id": item["id"], "repeat": r, "strategy": mode, "abstained": answer.abstained}
+                    | {"timings": dict(answer.timings), "ours": row, "baseline": base}
+                )
+                log.info("%s #%d %s: %.1f s", item["id"], r, mode, row["total_s"])
     cold = cold_start(pipeline.settings, gold[0]["question"], model)
+    by_mode = {mode: summarise([x for x in runs if x["strategy"] == mode]) for mode in pipelines}
     return {
         "format_version": FORMAT_VERSION,
         "meta": {
@@ -301,7 +364,9 @@ def run(pipeline, gold: list[dict], *, repeat: int = 1, model: str | None = None
             "llama_cpp": llama_cpp.__version__,
         }
         | (meta or {}),
-        **summarise(runs),
+        "strategies": by_mode,
+        "corpus_vs_evidence": compare(by_mode),
+        "prefix": prefix,
         "cold_start_s": cold,
         "index": index,
         "memory": {

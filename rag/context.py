@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import prompts
 from .config import Settings
+from .injection import without_orders
 from .kvprefix import PinReport
 from .llm import Generator
 from .schema import Document, Evidence
@@ -67,17 +68,18 @@ class CorpusContext:
         self.generator, self.store = generator, store
         self.units = [Evidence(n, d.doc_id, d.text, 0, len(d.text)) for n, d in enumerate(documents, 1)]
         self.system = prompts.corpus_system(
-            [prompts.article_block(n, byline(d), d.text) for n, d in enumerate(documents, 1)]
+            [prompts.article_block(n, byline(d), without_orders(d.text)) for n, d in enumerate(documents, 1)]
         )
         self.report: PinReport | None = None
 
     def prepare(self, progress: bool = False) -> PinReport | None:
-        """Compute or load the corpus prefix once (the first question's wait, or the app's start)."""
-        if self.report is None:
-            self.report = self.generator.pin([self.system], self.store, progress)
-            if self.report is not None:
-                log.info("Corpus prefix ready: %s", self.report.describe())
-        return self.report
+        """Pin the corpus prefix: computed or loaded the first time (the first question's wait, or
+        the app's start), afterwards free unless another corpus was pinned meanwhile."""
+        report = self.generator.pin([self.system], self.store, progress)
+        if report is not None and (report.loaded or report.computed):
+            self.report = report
+            log.info("Corpus prefix ready: %s", report.describe())
+        return report
 
     def prompt(self, question: str, history: list[dict], retrieval) -> Prompt:
         self.prepare()

@@ -7,7 +7,10 @@ Layout under ``index_dir``::
     gen-<stamp>/sentences.faiss    the vectors of every chunk sentence, for evidence selection
     gen-<stamp>/chunks.jsonl       one Chunk per line, in vector order
     gen-<stamp>/manifest.json      format version, embedder, dimension, chunking,
-                                   document hashes, file hashes, build time
+                                   document hashes (in corpus order), file hashes, build time
+    gen-<stamp>/prefix-<model>.*   the KV state of the whole-corpus prompt (rag/context.py),
+                                   carried into the next generation, where its shared
+                                   start still counts
 
 ``open_index`` validates all of it against the corpus and the embedder. Only new
 or changed documents are embedded again; anything corrupt or built with other
@@ -39,6 +42,7 @@ from .schema import Chunk, Document
 FORMAT_VERSION = 1
 CHUNKER_VERSION = 2
 FILES = ("index.faiss", "sentences.faiss", "chunks.jsonl")
+CARRIED = "prefix-*"  # files other modules keep in a generation, linked into the next one
 log = logging.getLogger(__name__)
 
 
@@ -204,6 +208,9 @@ def save(index_dir: Path, index: VectorIndex) -> None:
         index.manifest["files"] = {name: _sha256(gen / name) for name in FILES}
         (gen / "manifest.json").write_text(json.dumps(index.manifest, indent=2), "utf-8")
         gen.chmod(0o755)
+        current = index_dir / "current"
+        for kept in current.resolve().glob(CARRIED) if current.exists() else ():
+            _link_or_copy(kept, gen / kept.name)
         link = index_dir / f".current-{gen.name}"
         os.symlink(gen.name, link)
         os.replace(link, index_dir / "current")
@@ -213,6 +220,14 @@ def save(index_dir: Path, index: VectorIndex) -> None:
     for old in index_dir.glob("gen-*"):
         if old.name != gen.name:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Carried files are replaced, never changed in place, so a hard link is as good as a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def open_index(
@@ -239,6 +254,8 @@ def open_index(
                 log.warning("Rebuilding the index: %s", e)
 
     old_docs = stored_manifest.get("documents", {})
+    rank = {doc_id: i for i, doc_id in enumerate(old_docs)}
+    documents.sort(key=lambda d: rank.get(d.doc_id, len(rank)))  # new articles go last, in name order
     unchanged = {d.doc_id for d in documents if old_docs.get(d.doc_id) == d.sha256}
     keep = [i for i, c in enumerate(stored_chunks) if c.doc_id in unchanged]
     fresh = [

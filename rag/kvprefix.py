@@ -64,9 +64,14 @@ class PrefixCache:
     # -- in memory -------------------------------------------------------------------
 
     def pin(self, tokens: list[int], store: Path | None = None, progress: bool = False) -> PinReport:
-        """Make ``tokens`` the cached prefix: load what the saved state shares, compute the rest."""
+        """Make ``tokens`` the cached prefix: load what the saved state shares, compute the rest.
+
+        Pinning the prefix already pinned costs nothing.
+        """
         started = time.perf_counter()
         report = PinReport(tokens=len(tokens))
+        if tokens == self.tokens:
+            return report
         if store is not None:
             report.loaded, report.problem = self._load(store, tokens)
         self.restore(tokens)
@@ -82,6 +87,12 @@ class PrefixCache:
             report.saved = True
         report.seconds = time.perf_counter() - started
         return report
+
+    def forget(self) -> None:
+        """Drop the pinned prefix and empty the KV cache, so the next pin starts from nothing."""
+        self.tokens, self._snapshot = [], None
+        self.llm.reset()
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
 
     def restore(self, prompt: list[int]) -> int:
         """Put the pinned state back when ``prompt`` starts with the prefix; the tokens reusable."""

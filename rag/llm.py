@@ -104,6 +104,11 @@ class LlamaGenerator(Generator):
         with loaded.lock:
             return loaded.prefix.pin(tokens, store, progress)
 
+    def unpin(self) -> None:
+        loaded = self._loaded()
+        with loaded.lock:
+            loaded.prefix.forget()
+
     def _stream(self, messages: Messages, max_tokens: int, stats: dict) -> Iterator[str]:
         loaded = self._loaded()
         tokens, stop = self.tokens(messages)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .embedder import Embedder
 from .index import VectorIndex
+from .injection import addressed_to_assistant
 from .schema import Evidence, Hit
 
 RRF_K = 60
@@ -138,7 +139,8 @@ class Retriever:
         self._heading = np.array([not FINAL_STOP.search(t) for t in texts], dtype=bool)
         too_short = np.array([len(t.split()) < MIN_WORDS for t in texts], dtype=bool)
         asks = np.array([bool(ASKS.search(t)) for t in texts], dtype=bool)
-        self._never_evidence = self._heading | too_short | asks
+        orders = np.array([addressed_to_assistant(t) for t in texts], dtype=bool)
+        self._never_evidence = self._heading | too_short | asks | orders
         self._same_doc_as_next = np.array([a[0] == b[0] for a, b in itertools.pairwise(self.sentences)], bool)
         self._row = {(d, s): row for row, (d, s, _) in enumerate(self.sentences)}
         df: dict[str, int] = {}
@@ -211,8 +213,8 @@ class Retriever:
         strongest evidence first and every quote is short. Sentences scoring under WEAKEST
         times the best one's score are left out, so a focused question gets a short
         prompt (a faster answer) rather than a budget filled with noise. Headlines (lines
-        without final punctuation), questions and lines of fewer than MIN_WORDS words are
-        never evidence. A sentence that leans on the one before it ("It", "In return")
+        without final punctuation), questions, lines of fewer than MIN_WORDS words and
+        sentences addressed to the assistant (rag/injection.py) are never evidence. A sentence that leans on the one before it ("It", "In return")
         shares a passage with that one (unless that one is a headline); a sentence
         repeating one already chosen word for word is skipped.
         """

@@ -109,20 +109,34 @@ def test_settings_env_rebuilds_the_same_settings(tmp_path):
     assert Settings.from_env(bench.settings_env(settings, settings.llm_model)) == settings
 
 
+def test_compare_divides_corpus_by_evidence_medians():
+    fast = {"ttft_ms": {"median": 1000.0}, "total_s": {"median": 3.0}}
+    slow = {"ttft_ms": {"median": 4000.0}, "total_s": {"median": 6.0}}
+    by_mode = {"corpus": {"ours": fast}, "evidence": {"ours": slow}}
+    assert bench.compare(by_mode) == {"ttft_ms": 0.25, "total_s": 0.5}
+    assert bench.compare({"evidence": by_mode["evidence"]}) == {"ttft_ms": None, "total_s": None}
+
+
 def test_format_table_shows_measures_ratios_and_gaps():
-    """Every measure gets a row; a ratio that could not be computed shows as "-", not as 0."""
+    """Every measure gets a row per strategy; a ratio that could not be computed shows as "-"."""
     runs = [{"ours": bench.our_row(GENERATED), "baseline": bench.baseline_row(1000, 40, 2500, 5000)}]
-    result = bench.summarise(runs) | {
+    corpus = bench.summarise(runs)
+    corpus["ratios"]["decode_tokens_per_s"] = None
+    result = {
+        "strategies": {"corpus": corpus, "evidence": bench.summarise(runs)},
+        "corpus_vs_evidence": {"ttft_ms": 0.25, "total_s": None},
+        "prefix": {"tokens": 3300, "build_s": 40.0, "load_s": 0.4, "state_mb": 96.0},
         "cold_start_s": 30.0,
         "index": {"chunks": 40, "build_s": 4.0, "chunks_per_s": 10.0},
         "memory": {"peak_rss_mb": 2000.0, "cold_start_peak_rss_mb": 1900.0},
         "meta": {"model": "m", "threads": 2},
     }
-    result["ratios"]["decode_tokens_per_s"] = None
     table = bench.format_table(result)
+    assert "corpus median" in table and "evidence median" in table
     assert "prompt tok/s" in table and "baseline decode tok/s" in table and "end to end s" in table
-    assert "ratio prompt tok/s (ours/baseline)  1.25" in table  # 500/s against 400/s
-    assert "ratio decode tok/s (ours/baseline)  -" in table
+    assert "corpus: ratio to raw llama.cpp   prompt 1.25   decode -" in table  # 500/s against 400/s
+    assert "time to first token 0.25   end to end -" in table
+    assert "3300 tokens, built in 40.0 s, loaded in 0.40 s, 96 MB" in table
     assert "40 chunks, 10.0 chunks/s" in table and "model: m · threads: 2" in table
 
 
@@ -156,9 +170,9 @@ def test_benchmark_end_to_end_on_one_question(tmp_path, real_pipeline):
     assert set(result) == {
         "format_version",
         "meta",
-        "ours",
-        "baseline",
-        "ratios",
+        "strategies",
+        "corpus_vs_evidence",
+        "prefix",
         "cold_start_s",
         "index",
         "memory",
@@ -169,22 +183,33 @@ def test_benchmark_end_to_end_on_one_question(tmp_path, real_pipeline):
     assert (meta["questions"], meta["repeat"], meta["model"]) == (1, 1, real_pipeline.settings.llm_model)
     assert meta["threads"] >= 1 and meta["n_ctx"] >= 1024 and meta["cpu_count"] >= 1
 
-    assert set(result["ours"]) == set(bench.OURS) and set(result["baseline"]) == set(bench.BASELINE)
-    for side in ("ours", "baseline"):
-        for name, s in result[side].items():
-            assert s["n"] == 1, name  # d06 reaches the model, so every measure has its one value
-            assert s["median"] == s["p95"] > 0, name
-    ours, base = result["ours"], result["baseline"]
-    assert base["prompt_tokens"]["median"] == ours["prompt_tokens"]["median"]  # same length, in tokens
-    assert base["completion_tokens"]["median"] == ours["completion_tokens"]["median"]
-    assert ours["ttft_ms"]["median"] > ours["retrieve_ms"]["median"]
-    assert all(r > 0 for r in result["ratios"].values())
+    assert set(result["strategies"]) == {"corpus", "evidence"}  # the seeds fit the corpus budget
+    for mode, strategy in result["strategies"].items():
+        assert set(strategy["ours"]) == set(bench.OURS) and set(strategy["baseline"]) == set(bench.BASELINE)
+        for side in ("ours", "baseline"):
+            for name, s in strategy[side].items():
+                assert s["n"] == 1, (mode, name)  # d06 reaches the model: every measure has its value
+                assert s["median"] == s["p95"] > 0, (mode, name)
+        ours, base = strategy["ours"], strategy["baseline"]
+        assert base["prompt_tokens"]["median"] == ours["prompt_tokens"]["median"]  # same length
+        assert base["completion_tokens"]["median"] == ours["completion_tokens"]["median"]
+        assert ours["ttft_ms"]["median"] > ours["retrieve_ms"]["median"]
+        assert all(r > 0 for r in strategy["ratios"].values())
+    prompts = {m: s["ours"]["prompt_tokens"]["median"] for m, s in result["strategies"].items()}
+    assert prompts["corpus"] < prompts["evidence"]  # the articles come from the cached prefix
+    assert all(r > 0 for r in result["corpus_vs_evidence"].values())
+    prefix = result["prefix"]
+    assert prefix["tokens"] > 1000 and prefix["build_s"] > prefix["load_s"] > 0 and prefix["state_mb"] > 1
 
     assert result["cold_start_s"] > 0
     index = result["index"]
     assert index["documents"] == 5 and index["embedded"] == index["chunks"] > 0
     assert index["sentences"] >= index["chunks"] and index["build_s"] > 0 and index["chunks_per_s"] > 0
     assert result["memory"]["peak_rss_mb"] > 100 and result["memory"]["cold_start_peak_rss_mb"] > 100
-    (run,) = result["runs"]
-    assert (run["id"], run["repeat"]) == ("d06", 1) and isinstance(run["abstained"], bool)
-    assert run["baseline"]["prompt_tokens"] == run["timings"]["prompt_tokens"]
+    assert [(r["id"], r["repeat"], r["strategy"]) for r in result["runs"]] == [
+        ("d06", 1, "corpus"),
+        ("d06", 1, "evidence"),
+    ]
+    for run in result["runs"]:
+        assert isinstance(run["abstained"], bool)
+        assert run["baseline"]["prompt_tokens"] == run["timings"]["prompt_tokens"]

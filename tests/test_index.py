@@ -44,6 +44,21 @@ def test_manifest_describes_the_index(seeds, tmp_path):
     assert manifest["built_at"]
 
 
+def test_a_new_article_goes_last_and_the_prefix_state_is_carried_over(seeds, tmp_path):
+    """Whole-corpus mode reads articles in manifest order, so an added one ("000_a", first by
+    name) must come last; the saved prefix state moves into the new generation, where the
+    articles it shares still count."""
+    s = settings_for(seeds, tmp_path)
+    first, _ = open_index(s, FakeEmbedder(), progress=False)
+    (tmp_path / "idx" / "current" / "prefix-abc.kv").write_bytes(b"state")
+    (seeds / "000_a.txt").write_text(NEW_ARTICLE)
+    second, _ = open_index(s, FakeEmbedder(), progress=False)
+    assert list(second.documents) == [*first.documents, "000_a"]
+    assert list(second.manifest["documents"]) == list(second.documents)
+    assert (tmp_path / "idx" / "current" / "prefix-abc.kv").read_bytes() == b"state"
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 1
+
+
 @pytest.mark.parametrize("name", ["manifest.json", "chunks.jsonl", "index.faiss", "sentences.faiss"])
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
 def test_corrupt_file_triggers_a_rebuild(seeds, tmp_path, name, damage, caplog):
