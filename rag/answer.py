@@ -106,9 +106,16 @@ class AnswerBuilder:
         self.warnings: list[str] = []
         self.attributions: list[Attribution] = []
 
-    def feed(self, raw: str, final: bool = False) -> list[str]:
-        """Check the sentences of ``raw`` completed since the last call; return those kept."""
+    def feed(self, raw: str, final: bool = False, cut_off: bool = False) -> list[str]:
+        """Check the sentences of ``raw`` completed since the last call; return those kept.
+
+        With ``final``, the last sentence counts too, unless the answer budget cut it off
+        (``cut_off``) before its full stop: half a claim is not a claim.
+        """
         sentences = split_answer(raw)
+        if final and cut_off and sentences and not FINAL_STOP.search(hints(sentences[-1])[0]):
+            self.warnings.append(f"dropped “{hints(sentences[-1])[0]}”: cut off unfinished")
+            sentences.pop()
         complete = sentences if final else sentences[:-1]
         new = [self._check(s) for s in complete[self.done :]]
         self.done = max(self.done, len(complete))
@@ -138,10 +145,10 @@ class AnswerBuilder:
         self.kept.append(text)
         return text
 
-    def finish(self, raw: str, model: str, timings: dict) -> Answer:
+    def finish(self, raw: str, model: str, timings: dict, cut_off: bool = False) -> Answer:
         if is_abstention(raw):
             return abstained(self.question, model, timings, "the model found no answer in the sources")
-        self.feed(raw, final=True)
+        self.feed(raw, final=True, cut_off=cut_off)
         if not self.kept:
             answer = abstained(
                 self.question, model, timings, "no claim of the answer was backed by its sources"

@@ -237,7 +237,8 @@ class Pipeline:
         timings["generate_ms"] = (time.perf_counter() - generating) * 1000
         for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms"):
             timings[key] = stats.get(key, 0)
-        answer = builder.finish(raw, generator.name, timings)
+        cut_off = stats.get("completion_tokens", 0) >= self.settings.answer_tokens
+        answer = builder.finish(raw, generator.name, timings, cut_off)
         yield finish(answer)
 
     def _sources(self, retrieval, prompt) -> Sources:

@@ -214,9 +214,10 @@ class Retriever:
         times the best one's score are left out, so a focused question gets a short
         prompt (a faster answer) rather than a budget filled with noise. Headlines (lines
         without final punctuation), questions, lines of fewer than MIN_WORDS words and
-        sentences addressed to the assistant (rag/injection.py) are never evidence. A sentence that leans on the one before it ("It", "In return")
-        shares a passage with that one (unless that one is a headline); a sentence
-        repeating one already chosen word for word is skipped.
+        sentences addressed to the assistant (rag/injection.py) are never evidence. A
+        sentence that leans on the one before it ("It", "In return") shares a passage with
+        that one (unless that one is a headline); a sentence repeating one already chosen
+        word for word is skipped.
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
         rows = [r for r in rows if not self._never_evidence[r]]

@@ -105,6 +105,14 @@ def test_feed_releases_only_complete_checked_sentences():
     assert builder.warnings and "9 not in its sources" in builder.warnings[0]
 
 
+def test_a_last_sentence_cut_off_by_the_budget_is_dropped():
+    raw = "Talks were held in London [2]. China will approve licences for"
+    a = AnswerBuilder("What was agreed?", sources()).finish(raw, "fake", {}, cut_off=True)
+    assert a.text == "Talks were held in London [1]."
+    assert a.warnings == ["dropped “China will approve licences for”: cut off unfinished"]
+    assert answer("Talks were held in London [2]. China will approve licences [1]").text.endswith("[2]")
+
+
 def test_abstention_phrasings_abstain_without_citations():
     for raw in (
         "The sources don't say.",
