@@ -7,6 +7,7 @@ Run it with ``python app.py`` (``make run``); host and port come from
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
 import gradio as gr
@@ -189,7 +190,17 @@ def main() -> None:
     settings = Settings.from_env()
     from rag.pipeline import Pipeline  # heavy: loads the models and the index
 
-    launch(build_app(settings, Pipeline(settings)), settings)
+    pipeline = Pipeline(settings, progress=True)
+    threading.Thread(target=_warm, args=(pipeline,), daemon=True).start()
+    launch(build_app(settings, pipeline), settings)
+
+
+def _warm(pipeline) -> None:
+    """Load the models and read (or load) the articles while the page comes up."""
+    try:
+        pipeline.warm()
+    except Exception:
+        log.exception("could not prepare the pipeline; the first question will say why")
 
 
 if __name__ == "__main__":

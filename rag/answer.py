@@ -87,6 +87,7 @@ class Sources:
     documents: dict[str, Document]
     embed: Callable[[list[str]], np.ndarray]
     common: Callable[[str], bool]  # is this lower-case word common in the corpus (not a name)?
+    verify: Callable[[str, list[str]], float | None] | None = None  # P(the quotes state the claim)
 
     def headline(self, doc_id: str) -> str:
         """The article's headline and date line, which count as grounding."""
@@ -137,6 +138,10 @@ class AnswerBuilder:
             rules=self.rules,
         )
         self.attributions.append(result)
+        if result.kept and self.sources.verify is not None:
+            p = self.sources.verify(bare, [q.text for q in result.quotes])
+            if p is not None and p < self.rules.min_entailment:
+                result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
         if not result.kept:
             self.warnings.append(f"dropped “{bare}”: {'; '.join(result.problems)}")
             return None

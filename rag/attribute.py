@@ -194,6 +194,7 @@ class Rules:
     min_coverage: float = 0.5  # share of a claim's content terms its quotes and the question must hold
     max_quotes: int = 2  # quotes one claim may combine
     search_depth: int = 20  # a further quote is looked for among this many best-ranked candidates
+    min_entailment: float = 0.5  # with verify_claims: the model's P(yes) that the quotes state the claim
 
 
 RULES = Rules()

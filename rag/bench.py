@@ -27,6 +27,9 @@ The JSON written by ``write`` (``FORMAT_VERSION`` 2)::
     prefix        tokens, build_s (computed from nothing), load_s (from its saved file),
                   state_mb (the KV state, in memory and on disk); null when the corpus does not fit
     cold_start_s  new Python process to its first answer (index and prefix saved, files cached)
+    builds        with --builds: per interpreter (this one first), the raw speed of its
+                  llama-cpp-python build: prompt_tokens_per_s, decode_tokens_per_s (medians over
+                  --repeat alternated rounds), prompt_ratio and decode_ratio to this build, error
     index         documents, chunks, embedded, sentences, build_s, chunks_per_s
                   (from scratch into a temporary folder; build_s includes the sentence vectors)
     memory        peak_rss_mb (this process), cold_start_peak_rss_mb (largest child process)
@@ -205,6 +208,12 @@ def format_table(result: dict) -> str:
             f"cached prefix                      {pre['tokens']} tokens, built in {_num(pre['build_s'])} s,"
             f" loaded in {_num(pre['load_s'], 2)} s, {_num(pre['state_mb'], 0)} MB"
         )
+    for py, b in (result.get("builds") or {}).items():
+        speed = b["error"] or (
+            f"prompt {_num(b['prompt_tokens_per_s'])} tok/s ({_num(b['prompt_ratio'], 2)}),"
+            f" decode {_num(b['decode_tokens_per_s'])} tok/s ({_num(b['decode_ratio'], 2)})"
+        )
+        lines.append(f"raw build {py}: {speed}")
     lines += [
         f"cold start to first answer         {_num(result['cold_start_s'])} s",
         f"index build from scratch           {_num(ix['build_s'])} s"
@@ -322,7 +331,42 @@ def prefix_costs(corpus_pipeline, model: str | None) -> dict:
     }
 
 
-def run(pipeline, gold: list[dict], *, repeat: int = 1, model: str | None = None, meta: dict | None = None):
+def compare_builds(pythons: list[str], path: Path, threads: int, repeat: int) -> dict:
+    """Raw speed of each llama-cpp-python build (one interpreter each; this one first), alternated
+    round by round so that all share the machine's noise: medians, and ratios to this build."""
+    from .selfcheck import build_speed
+
+    builds = [sys.executable, *pythons]
+    rows: dict[str, list[dict]] = {py: [] for py in builds}
+    for _ in range(repeat):
+        for py in builds:
+            rows[py].append(build_speed(py, path, threads))
+    out = {}
+    for py, results in rows.items():
+        errors = [r["error"] for r in results if "error" in r]
+        prompt = summary(r.get("prompt_tps") for r in results)["median"]
+        decode = summary(r.get("decode_tps") for r in results)["median"]
+        out[py] = {
+            "prompt_tokens_per_s": prompt,
+            "decode_tokens_per_s": decode,
+            "error": errors[0] if errors else None,
+        }
+    ours = out[sys.executable]
+    for row in out.values():
+        row["prompt_ratio"] = ratio(row["prompt_tokens_per_s"], ours["prompt_tokens_per_s"])
+        row["decode_ratio"] = ratio(row["decode_tokens_per_s"], ours["decode_tokens_per_s"])
+    return out
+
+
+def run(
+    pipeline,
+    gold: list[dict],
+    *,
+    repeat: int = 1,
+    model: str | None = None,
+    meta: dict | None = None,
+    builds: list[str] = (),
+):
     """Benchmark ``pipeline`` on the gold questions; returns the result described in the module docstring."""
     if repeat < 1 or not gold:
         raise ValueError("The benchmark needs at least one question and --repeat of 1 or more.")
@@ -349,6 +393,9 @@ def run(pipeline, gold: list[dict], *, repeat: int = 1, model: str | None = None
                 )
                 log.info("%s #%d %s: %.1f s", item["id"], r, mode, row["total_s"])
     cold = cold_start(pipeline.settings, gold[0]["question"], model)
+    other_builds = (
+        compare_builds(list(builds), generator.path, generator.n_threads, repeat) if builds else None
+    )
     by_mode = {mode: summarise([x for x in runs if x["strategy"] == mode]) for mode in pipelines}
     return {
         "format_version": FORMAT_VERSION,
@@ -368,6 +415,7 @@ def run(pipeline, gold: list[dict], *, repeat: int = 1, model: str | None = None
         "corpus_vs_evidence": compare(by_mode),
         "prefix": prefix,
         "cold_start_s": cold,
+        "builds": other_builds,
         "index": index,
         "memory": {
             "peak_rss_mb": peak_rss_mb(resource.RUSAGE_SELF),

@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=1, help="times each question is asked")
     bench.add_argument("--limit", type=int, default=None, help="only the first N questions")
     bench.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<time>.json)")
+    bench.add_argument(
+        "--builds",
+        nargs="*",
+        default=[],
+        metavar="PYTHON",
+        help="also time the llama.cpp builds of these interpreters",
+    )
 
     for p in (models, pull, listing, check, index, search, ask, ev, bench):
         _settings_flags(p)
@@ -207,6 +214,7 @@ def cmd_bench(args, settings: Settings) -> int:
         repeat=args.repeat,
         model=args.model,
         meta={"gold": str(args.gold)},
+        builds=args.builds,
     )
     out = args.out or ROOT / "bench" / "results" / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     bench.write(result, out)

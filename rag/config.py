@@ -42,6 +42,9 @@ class Settings:
     corpus_tokens: int = field(default=6000, metadata={"help": "largest corpus read whole, in tokens"})
     evidence_tokens: int = field(default=700, metadata={"help": "token budget for evidence in the prompt"})
     answer_tokens: int = field(default=256, metadata={"help": "most tokens a generated answer may have"})
+    verify_claims: bool = field(
+        default=False, metadata={"help": "also ask the model whether each claim's quotes state it (slower)"}
+    )
     chunk_tokens: int = field(default=120, metadata={"help": "token budget of one chunk"})
     chunk_overlap: int = field(default=1, metadata={"help": "sentences shared by neighbouring chunks"})
     index_type: str = field(default="flat", metadata={"help": "'flat' (exact) or 'hnsw' (approximate)"})
@@ -73,7 +76,19 @@ def converter(name: str) -> Callable[[str], object]:
     """
     kind = typing.get_type_hints(Settings)[name]
     kind = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+    if kind is bool:
+        return _boolean
     return (lambda raw: Path(raw).expanduser()) if kind is Path else kind
+
+
+def _boolean(raw: str) -> bool:
+    """``"1"``, ``"true"``, ``"yes"``, ``"on"`` -> True; ``"0"``, ``"false"``, ``"no"``, ``"off"`` -> False"""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{raw!r} is not a yes/no value")
 
 
 def _parse(name: str, raw: str):

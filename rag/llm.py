@@ -47,6 +47,10 @@ class Generator:
         """Keep the state after ``prefix`` (leading messages) for prompts that start with it."""
         return None
 
+    def judge(self, messages: Messages) -> float | None:
+        """P(yes) against P(no) for the reply's first word, from the logits; None if unsupported."""
+        return None
+
     def _stream(self, messages: Messages, max_tokens: int, stats: dict) -> Iterator[str]:
         raise NotImplementedError
 
@@ -104,6 +108,22 @@ class LlamaGenerator(Generator):
         with loaded.lock:
             return loaded.prefix.pin(tokens, store, progress)
 
+    def judge(self, messages: Messages) -> float:
+        """Read the prompt and compare the logits of "yes" and "no" as the reply's first token."""
+        import numpy as np
+
+        loaded = self._loaded()
+        tokens, _ = self.tokens(messages)
+        with loaded.lock:
+            llm = loaded.llm
+            shared = loaded.prefix.restore(tokens)
+            llm._ctx.kv_cache_seq_rm(-1, shared, -1)
+            llm.n_tokens = shared
+            llm.eval(tokens[shared:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            yes, no = (max(logits[t] for t in loaded.answer_tokens(w)) for w in ("yes", "no"))
+        return float(1 / (1 + np.exp(no - yes)))
+
     def unpin(self) -> None:
         loaded = self._loaded()
         with loaded.lock:
@@ -141,6 +161,11 @@ class _Loaded:
     lock: threading.Lock
     prefix: PrefixCache
     _formatters: dict = field(default_factory=dict)
+
+    def answer_tokens(self, word: str) -> set[int]:
+        """First tokens of ``word`` as a reply may begin: "yes", "Yes", " yes"."""
+        variants = (word, word.capitalize(), " " + word, " " + word.capitalize())
+        return {self.llm.tokenize(v.encode(), add_bos=False, special=False)[0] for v in variants}
 
     @property
     def add_bos(self) -> bool:

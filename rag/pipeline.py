@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from . import prompts
 from .answer import MARKER, AnswerBuilder, Sources, abstained, candidates_for
@@ -225,7 +226,7 @@ class Pipeline:
             yield finish(abstained(question, generator.name, timings, "nothing relevant was retrieved"))
             return
         prompt = context.prompt(question if context.mode == "corpus" else query, turns, retrieval)
-        builder = AnswerBuilder(question, self._sources(retrieval, prompt), also_asked=query)
+        builder = AnswerBuilder(question, self._sources(retrieval, prompt, model), also_asked=query)
         stats: dict = {}
         raw = ""
         generating = time.perf_counter()
@@ -241,7 +242,7 @@ class Pipeline:
         answer = builder.finish(raw, generator.name, timings, cut_off)
         yield finish(answer)
 
-    def _sources(self, retrieval, prompt) -> Sources:
+    def _sources(self, retrieval, prompt, model: str | None = None) -> Sources:
         """The sentences a claim may be attributed to: the whole corpus when the model read it,
         else every sentence of the articles retrieval found."""
         retriever = self.retriever
@@ -252,13 +253,20 @@ class Pipeline:
             if retriever.quotable[r] and (prompt.mode == "corpus" or doc_id in docs)
         ]
         spans = [retriever.sentences[r] for r in rows]
+        verify = partial(judged, self.generator(model)) if self.settings.verify_claims else None
         return Sources(
             candidates_for(spans, self.index.documents, prompt.units),
             self.index.sentence_vectors[rows],
             self.index.documents,
             self.embedder.embed,
             lambda word: word in retriever.lowercase,
+            verify,
         )
+
+
+def judged(generator: Generator, claim: str, quotes: list[str]) -> float | None:
+    """The generator's P(yes) that ``quotes`` state ``claim``."""
+    return generator.judge(prompts.verify_messages(claim, quotes))
 
 
 def fingerprint(path) -> str:

@@ -61,6 +61,16 @@ def corpus_messages(system: dict[str, str], question: str, history: list[dict] =
     return [system, *history, _question(question, "", "article")]
 
 
+def verify_messages(claim: str, quotes: list[str]) -> list[dict[str, str]]:
+    """Ask whether the quotes state the claim (a yes/no judged from the logits)."""
+    quote = " ".join(" ".join(q.split()) for q in quotes)
+    user = template("verify").substitute(quote=quote, claim=claim.strip())
+    return [
+        {"role": "system", "content": "You check claims against quotes."},
+        {"role": "user", "content": user},
+    ]
+
+
 def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:
     lines = [f"{m['role'].capitalize()}: {' '.join(m['content'].split())}" for m in history]
     user = template("rewrite").substitute(history="\n".join(lines), question=question.strip())

@@ -3,6 +3,7 @@ abstention; then the pipeline around them with fakes."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -88,6 +89,22 @@ def test_question_and_headline_terms_ground_a_restatement():
     assert answer(raw).abstained
     assert not answer(raw, question="What did China promise in May 2024?").abstained
     assert not answer("In June 2025, China will approve licences [1].").abstained
+
+
+def test_a_claim_the_model_judges_unstated_is_dropped_when_verifying():
+    """The judge sees the claim and its quotes; a low P(yes) drops a claim that passed grounding."""
+    seen = []
+
+    def verify(claim, quotes):
+        seen.append((claim, quotes))
+        return 0.1 if "eased" in claim else 0.9
+
+    with_judge = dataclasses.replace(sources(), verify=verify)
+    raw = "The US eased curbs on ethane [1]. China will approve licences [2]."
+    a = AnswerBuilder("What was agreed?", with_judge).finish(raw, "fake", {})
+    assert a.text == "China will approve licences [1]."
+    assert "the model judges that its quotes do not state it (p=0.10)" in a.warnings[0]
+    assert seen[0] == ("The US eased curbs on ethane.", ["The US will ease curbs on ethane."])
 
 
 def test_feed_releases_only_complete_checked_sentences():

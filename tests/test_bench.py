@@ -140,6 +140,32 @@ def test_format_table_shows_measures_ratios_and_gaps():
     assert "40 chunks, 10.0 chunks/s" in table and "model: m · threads: 2" in table
 
 
+def test_builds_alternate_and_are_compared_with_this_one(monkeypatch):
+    """Two rounds: this build, the other, this, the other. The other decodes at 8 and 12 tok/s
+    (median 10) against our 20: ratio 0.5. A crashed build reports its error, no speed."""
+    import sys
+
+    from rag import selfcheck
+
+    calls = []
+    speeds = {sys.executable: [(100, 20), (100, 20)], "/other/python": [(50, 8), (150, 12)]}
+
+    def fake(python, path, threads):
+        calls.append(python)
+        if python == "/crashing/python":
+            return {"error": "The generator crashed (SIGSEGV) on its first tokens"}
+        prompt, decode = speeds[python][calls.count(python) - 1]
+        return {"prompt_tps": prompt, "decode_tps": decode}
+
+    monkeypatch.setattr(selfcheck, "build_speed", fake)
+    out = bench.compare_builds(["/other/python", "/crashing/python"], Path("m.gguf"), 2, repeat=2)
+    assert calls == [sys.executable, "/other/python", "/crashing/python"] * 2
+    assert out["/other/python"]["decode_ratio"] == pytest.approx(0.5)
+    assert out["/other/python"]["prompt_ratio"] == pytest.approx(1.0)
+    crashed = out["/crashing/python"]
+    assert "SIGSEGV" in crashed["error"] and crashed["decode_tokens_per_s"] is None
+
+
 def test_bench_command_line():
     args = build_parser().parse_args(["bench", "--repeat", "2", "--limit", "3", "--out", "x.json"])
     assert (args.repeat, args.limit, args.out, args.model) == (2, 3, Path("x.json"), None)
@@ -174,6 +200,7 @@ def test_benchmark_end_to_end_on_one_question(tmp_path, real_pipeline):
         "corpus_vs_evidence",
         "prefix",
         "cold_start_s",
+        "builds",
         "index",
         "memory",
         "runs",

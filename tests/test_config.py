@@ -37,3 +37,15 @@ def test_every_setting_is_a_typed_cli_flag():
     )
     s = settings_from(args)
     assert (s.top_k, s.llm_path, s.corpus_dir) == (3, Path("m.gguf"), Path("docs"))
+
+
+@pytest.mark.parametrize(
+    "raw, value", [("1", True), ("yes", True), ("On", True), ("0", False), ("false", False)]
+)
+def test_yes_no_settings_read_words_not_truthiness(raw, value):
+    assert Settings.from_env({"RAG_VERIFY_CLAIMS": raw}).verify_claims is value
+
+
+def test_a_bad_yes_no_value_names_the_variable():
+    with pytest.raises(ValueError, match="RAG_VERIFY_CLAIMS='maybe'"):
+        Settings.from_env({"RAG_VERIFY_CLAIMS": "maybe"})
