@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import partial
 
@@ -17,6 +18,7 @@ from .schema import Answer, Document
 
 MAX_QUESTION_CHARS = 2000
 REWRITE_TOKENS = 64
+REMEMBERED_TURNS = 64  # turns kept so a follow-up can resend them exactly
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +79,7 @@ class Pipeline:
         self._lock = threading.Lock()
         self._index = self._retriever = None
         self._contexts: dict[str, object] = {}
+        self._said: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
         self.index_report = None
 
     # -- lazily loaded parts --------------------------------------------------------
@@ -179,10 +182,16 @@ class Pipeline:
             "built_at": self.index.manifest.get("built_at", ""),
         }
 
-    def standalone(self, question: str, history: list[dict[str, str]], model: str | None) -> str:
-        """Rewrite a follow-up into a question that stands on its own (for retrieval and answering)."""
+    def standalone(self, question: str, history: list[dict[str, str]], model: str | None, mode: str) -> str:
+        """What to search for. A follow-up in evidence mode is rewritten by the model into a
+        question that stands on its own, since the passages found are all the model reads; in
+        corpus mode the model reads the conversation and every article, so the search (for the
+        relevance signal) just joins the last question asked to this one."""
         if not history:
             return question
+        if mode == "corpus":
+            last = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
+            return f"{last} {question}".strip()
         rewritten = self.generator(model).generate(
             prompts.rewrite_messages(question, history), REWRITE_TOKENS
         )
@@ -209,7 +218,8 @@ class Pipeline:
         retriever = self.retriever
         context = self.context(model)
         turns = normalise_history(history)
-        query = self.standalone(question, turns, model)
+        query = self.standalone(question, turns, model, context.mode)
+        turns = self._replay(turns)
         retrieval = retriever.retrieve(query, k or self.settings.top_k, self.settings.evidence_tokens)
         timings = {"retrieve_ms": retrieval.ms}
 
@@ -240,7 +250,24 @@ class Pipeline:
             timings[key] = stats.get(key, 0)
         cut_off = stats.get("completion_tokens", 0) >= self.settings.answer_tokens
         answer = builder.finish(raw, generator.name, timings, cut_off)
+        self._remember(question, answer.text, prompt.messages[-1], raw)
         yield finish(answer)
+
+    def _remember(self, question: str, text: str, asked: dict[str, str], raw: str) -> None:
+        """Keep how a turn was put to the model, so a follow-up sends it again token for token."""
+        self._said[(question, MARKER.sub("", text))] = (asked, {"role": "assistant", "content": raw})
+        while len(self._said) > REMEMBERED_TURNS:
+            self._said.popitem(last=False)
+
+    def _replay(self, turns: list[dict[str, str]]) -> list[dict[str, str]]:
+        """Earlier turns as the model saw and wrote them, where remembered: the KV cache still
+        holds them, so a follow-up reads only its own question."""
+        out = list(turns)
+        for i in range(len(out) - 1):
+            key = (out[i]["content"], out[i + 1]["content"])
+            if out[i]["role"] == "user" and out[i + 1]["role"] == "assistant" and key in self._said:
+                out[i], out[i + 1] = self._said[key]
+        return out
 
     def _sources(self, retrieval, prompt, model: str | None = None) -> Sources:
         """The sentences a claim may be attributed to: the whole corpus when the model read it,

@@ -231,8 +231,10 @@ def test_a_corpus_over_the_budget_falls_back_to_evidence(fake_pipeline):
     assert pipeline.ask("Which carmaker halted Explorer production?").context == "evidence"
 
 
-def test_follow_up_is_rewritten_before_retrieval(fake_pipeline):
-    pipeline, generator = fake_pipeline("What did Ford halt?", "Ford halted Explorer production [1].")
+def test_follow_up_in_evidence_mode_is_rewritten_before_retrieval(fake_pipeline):
+    pipeline, generator = fake_pipeline(
+        "What did Ford halt?", "Ford halted production of the Explorer SUV [1].", context="evidence"
+    )
     history = [
         {"role": "user", "content": "Which carmaker halted production?"},
         {"role": "assistant", "content": "Ford [1]."},
@@ -242,7 +244,27 @@ def test_follow_up_is_rewritten_before_retrieval(fake_pipeline):
     assert "Which carmaker halted production?" in rewrite_prompt and "What did it halt?" in rewrite_prompt
     system, *turns, user = generator.prompts[1]
     assert turns == [history[0], {"role": "assistant", "content": "Ford."}]  # its markers removed
+    assert "Question: What did Ford halt?" in user["content"]
     assert answer.query == "What did Ford halt?" and answer.question == "What did it halt?"
+
+
+def test_follow_up_in_corpus_mode_resends_the_first_turn_as_the_model_saw_it(fake_pipeline):
+    """No rewrite: the model reads the conversation. The first turn goes back token for token as
+    it was sent and written (instructions, [n] hints), so its KV cache is reused."""
+    first_raw = "Ford halted production of the Explorer SUV [1]."
+    pipeline, generator = fake_pipeline(first_raw, "Ford halted production of the Explorer SUV [1].")
+    first = pipeline.ask("Which carmaker halted Explorer production?")
+    history = [
+        {"role": "user", "content": first.question},
+        {"role": "assistant", "content": first.text},
+    ]
+    answer = pipeline.ask("When did Ford halt Explorer production?", history=history)
+    (system1, user1), (system2, *turns, user2) = generator.prompts
+    assert system2 == system1 and turns == [user1, {"role": "assistant", "content": first_raw}]
+    assert user2["content"].startswith("Question: When did Ford halt Explorer production?")
+    assert (
+        answer.query == "Which carmaker halted Explorer production? When did Ford halt Explorer production?"
+    )
 
 
 def test_off_topic_question_abstains_before_generation(fake_pipeline):
