@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribute import RULES, Attribution, Candidate, Rules, attribute, headline
+from .attribute import RULES, Attribution, Candidate, Rules, asked_kind, attribute, gives_kind, headline
 from .chunking import split_sentences
 from .schema import Answer, Citation, Document, Source
 
@@ -102,7 +102,9 @@ class AnswerBuilder:
         self.question, self.sources, self.rules = question, sources, rules
         self.asked = f"{question}\n{also_asked}"  # its terms count as grounding
         self.done = 0  # sentences of the raw text already taken
-        self.kept: list[str] = []
+        self.kept: list[str] = []  # as shown, with citation markers
+        self.claims: list[str] = []  # the same, bare
+        self.question_vector = sources.embed([question])[0]
         self.order: dict[Candidate, int] = {}  # quote -> citation number
         self.warnings: list[str] = []
         self.attributions: list[Attribution] = []
@@ -135,10 +137,11 @@ class AnswerBuilder:
             headline=self.sources.headline,
             common=self.sources.common,
             hints=cited,
+            question_vector=self.question_vector,
             rules=self.rules,
         )
         self.attributions.append(result)
-        if result.kept and self.sources.verify is not None:
+        if result.kept and self.sources.verify is not None and not result.copied(self.rules):
             p = self.sources.verify(bare, [q.text for q in result.quotes])
             if p is not None and p < self.rules.min_entailment:
                 result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
@@ -148,16 +151,19 @@ class AnswerBuilder:
         numbers = [self.order.setdefault(q, len(self.order) + 1) for q in result.quotes]
         text = with_marks(bare, "".join(f"[{n}]" for n in dict.fromkeys(numbers)))
         self.kept.append(text)
+        self.claims.append(bare)
         return text
 
     def finish(self, raw: str, model: str, timings: dict, cut_off: bool = False) -> Answer:
         if is_abstention(raw):
             return abstained(self.question, model, timings, "the model found no answer in the sources")
         self.feed(raw, final=True, cut_off=cut_off)
-        if not self.kept:
-            answer = abstained(
-                self.question, model, timings, "no claim of the answer was backed by its sources"
-            )
+        why = "" if self.kept else "no claim of the answer was backed by its sources"
+        kind = asked_kind(self.question)
+        if self.kept and kind and not any(gives_kind(claim, kind) for claim in self.claims):
+            why = f"the question asks for {kind} and no backed sentence gives one"
+        if why:
+            answer = abstained(self.question, model, timings, why)
             answer.warnings[:0] = self.warnings
             return answer
         citations = [self._citation(n, quote) for quote, n in self.order.items()]

@@ -63,6 +63,7 @@ _ALIAS = re.compile(
         for form in sorted((f for forms in ALIASES.values() for f in forms), key=len, reverse=True)
     )
 )
+_SPACED_INITIALS = re.compile(r"\b([A-Z])\.\s(?=[A-Z]\.)")  # "U. S." as the model may write it
 _CANONICAL = {form.lower(): name for name, forms in ALIASES.items() for form in forms}
 
 
@@ -70,8 +71,8 @@ _CANONICAL = {form.lower(): name for name, forms in ALIASES.items() for form in 
 
 
 def canonical(text: str) -> str:
-    """Aliases folded to one name: ``"Beijing and the U.S. agreed"`` -> ``"China and the US agreed"``."""
-    return _ALIAS.sub(lambda m: _CANONICAL[m.group().lower()], text)
+    """Aliases folded to one name: ``"Beijing and the U. S. agreed"`` -> ``"China and the US agreed"``."""
+    return _ALIAS.sub(lambda m: _CANONICAL[m.group().lower()], _SPACED_INITIALS.sub(r"\1.", text))
 
 
 def numbers(text: str) -> set[str]:
@@ -148,6 +149,57 @@ def headline(title: str, published: date | None) -> str:
     return f"{title}\n{published:%B} {published.day}, {published.year}" if published else title
 
 
+NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n['’]t\b", re.IGNORECASE)
+
+
+def negated(text: str) -> bool:
+    """Whether ``text`` says no: ``"China did not confirm"`` -> True."""
+    return bool(NEGATION.search(text))
+
+
+# -- what a question asks for -----------------------------------------------------------
+# A question asking for an amount is not answered by sentences without a figure, nor one
+# asking when by sentences without a date or time, however well quoted they are.
+KINDS = {
+    "an amount": (
+        re.compile(
+            r"\bhow (?:many|much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:share|percentage|"
+            r"proportion|number|amount|price|value|fine|cost|sum|rate)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            r"\d|\b(?:half|third|quarter|dozens?|hundreds|thousands|millions|billions)\b", re.IGNORECASE
+        ),
+    ),
+    "a date or time": (
+        re.compile(
+            r"^\W*when\b|\b(?:what|which|by what|on what) (?:date|day|year|month|time)\b", re.IGNORECASE
+        ),
+        re.compile(
+            r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|"
+            r"satur|sun)day\b|\b(?:today|yesterday|tomorrow|week|month|year|ago|earlier|later|soon|spring|"
+            r"summer|autumn|winter)\b",
+            re.IGNORECASE,
+        ),
+    ),
+}
+
+
+def asked_kind(question: str) -> str | None:
+    """What kind of answer ``question`` needs: ``"How much did it cost?"`` -> ``"an amount"``."""
+    return next((kind for kind, (asks, _) in KINDS.items() if asks.search(question)), None)
+
+
+def gives_kind(text: str, kind: str) -> bool:
+    """Whether ``text`` could answer with ``kind``: ``("It costs $5.", "an amount")`` -> True."""
+    return bool(KINDS[kind][1].search(number_words(text)))
+
+
+def number_words(text: str) -> str:
+    """Number words as digits: ``"six months"`` -> ``"6 months"``."""
+    return _NUMBER_WORD.sub(lambda m: NUMBER_WORDS[m.group().lower()], text)
+
+
 # -- lexical overlap -----------------------------------------------------------------------
 
 
@@ -164,9 +216,16 @@ def content_terms(text: str) -> set[str]:
     return set(_stemmer().stemWords(words))
 
 
-def coverage(claim: str, support: str) -> float:
-    """Share of the claim's content terms found in ``support`` (1.0 for a claim without any)."""
+def coverage(claim: str, support: str, given: str = "") -> float:
+    """Share of the claim's content terms that ``support`` holds, counting only the terms
+    ``given`` (the question) does not already supply, when there are any.
+
+    Restating the question is not support: for "When will shipments arrive?", the claim
+    "Shipments will arrive in June" is judged on "June" alone. 1.0 for a claim without terms.
+    """
     terms = content_terms(claim)
+    new = terms - content_terms(given)
+    terms = new or terms
     return len(terms & content_terms(support)) / len(terms) if terms else 1.0
 
 
@@ -191,10 +250,12 @@ class Rules:
     lexical_weight: float = 0.5  # weight of lexical coverage beside cosine similarity
     hint_bonus: float = 0.05  # score added to candidates in the unit the model cited
     min_similarity: float = 0.45  # a claim whose best quote is less similar is not from the sources
-    min_coverage: float = 0.5  # share of a claim's content terms its quotes and the question must hold
+    min_coverage: float = 0.5  # share of what a claim adds to the question that its quotes must hold
+    min_relevance: float = 0.2  # a claim less similar to the question is not about it
     max_quotes: int = 2  # quotes one claim may combine
     search_depth: int = 20  # a further quote is looked for among this many best-ranked candidates
     min_entailment: float = 0.5  # with verify_claims: the model's P(yes) that the quotes state the claim
+    verbatim: float = 0.9  # a claim this similar to its quotes, saying no where they do, copies them
 
 
 RULES = Rules()
@@ -205,10 +266,17 @@ class Attribution:
     claim: str
     quotes: list[Candidate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # empty: the claim is kept
+    similarity: float = 0.0  # of the best quote
+    coverage: float = 0.0  # of what the claim adds to the question, by its quotes
+    relevance: float = 0.0  # similarity of the claim to the question
 
     @property
     def kept(self) -> bool:
         return not self.problems
+
+    def copied(self, rules: Rules = RULES) -> bool:
+        """Close to a copy of its quotes: nothing for a judge to catch that the rules did not."""
+        return self.similarity >= rules.verbatim and self.coverage == 1.0
 
 
 def attribute(
@@ -221,45 +289,59 @@ def attribute(
     headline: Callable[[str], str],
     common: Callable[[str], bool],
     hints: Sequence[int] = (),
+    question_vector: np.ndarray | None = None,
     rules: Rules = RULES,
 ) -> Attribution:
     """The quotes that back ``claim``, and what is wrong with it if anything.
 
-    Candidates are ranked by similarity + ``lexical_weight`` × coverage (+ a bonus when the
-    model cited their unit). The best is the first quote; while the claim has numbers or
-    names its quotes lack, the next-ranked candidate holding some of them is added. The
+    Candidates are ranked by similarity + ``lexical_weight`` × coverage of what the claim
+    adds to the question (+ a bonus when the model cited their unit). The best is the first
+    quote; while the claim has numbers or names its quotes lack, the next-ranked candidate
+    that holds some of them and is itself similar enough to the claim is added. The
     claim is kept when every number and name is grounded (quotes, question, or the cited
-    articles' ``headline(doc_id)``), its best quote is similar enough, and its content
-    terms are covered well enough.
+    articles' ``headline(doc_id)``), its best quote is similar enough, the quotes hold
+    enough of what the claim adds to the question, and (given ``question_vector``) the
+    claim is about the question.
     """
     result = Attribution(claim)
     if not candidates:
         result.problems.append("no source sentence to compare it with")
         return result
     similarity = vectors @ claim_vector
-    lexical = np.array([coverage(claim, c.text) for c in candidates])
+    lexical = np.array([coverage(claim, c.text, given=question) for c in candidates])
     bonus = np.array([rules.hint_bonus * (c.unit in hints) for c in candidates])
     order = np.argsort(-(similarity + rules.lexical_weight * lexical + bonus), kind="stable")
     best = int(order[0])
     result.quotes.append(candidates[best])
 
+    def quoted() -> str:
+        return "\n".join(q.text for q in result.quotes)
+
     def grounding() -> str:
         heads = dict.fromkeys(headline(q.doc_id) for q in result.quotes)
-        return "\n".join([question, *(q.text for q in result.quotes), *heads])
+        return "\n".join([question, quoted(), *heads])
 
     terms = numbers(claim), names(claim, common)
     missing = absent(*terms, grounding())
     for i in order[1 : rules.search_depth]:
         if not missing or len(result.quotes) >= rules.max_quotes:
             break
-        if set(missing) - set(absent(*terms, candidates[int(i)].text)):  # it holds some of them
+        similar = similarity[int(i)] >= rules.min_similarity  # "August 10" does not ground "fell 10%"
+        if similar and set(missing) - set(absent(*terms, candidates[int(i)].text)):
             result.quotes.append(candidates[int(i)])
             missing = absent(*terms, grounding())
     if missing:
         result.problems.append(f"{', '.join(missing)} not in its sources")
-    if similarity[best] < rules.min_similarity:
-        result.problems.append(f"no source sentence states it (best similarity {similarity[best]:.2f})")
-    covered = coverage(claim, grounding())
-    if covered < rules.min_coverage:
-        result.problems.append(f"its sources hold only {covered:.0%} of its words")
+    if negated(claim) != negated(quoted()):
+        result.problems.append("it says no where its quotes say yes, or yes where they say no")
+    result.similarity = float(similarity[best])
+    result.coverage = coverage(claim, quoted(), given=question)
+    if result.similarity < rules.min_similarity:
+        result.problems.append(f"no source sentence states it (best similarity {result.similarity:.2f})")
+    if result.coverage < rules.min_coverage:
+        result.problems.append(f"its sources hold only {result.coverage:.0%} of what it adds to the question")
+    if question_vector is not None:
+        result.relevance = float(question_vector @ claim_vector)
+        if result.relevance < rules.min_relevance:
+            result.problems.append(f"it is not about the question (similarity {result.relevance:.2f})")
     return result

@@ -54,6 +54,7 @@ def test_aliases_are_folded_to_one_name():
     assert canonical("Beijing and the U.S. agreed; American firms and the United States") == (
         "China and the US agreed; US firms and the US"
     )
+    assert canonical("former U. S. President Trump") == "former US President Trump"  # as the model writes it
     assert missing_terms("Beijing will supply magnets to Washington.", TRUMP) == []
     assert missing_terms("The EU will supply magnets.", TRUMP) == ["EU"]
 
@@ -80,6 +81,21 @@ def test_content_terms_and_coverage():
     assert content_terms("The licences expired in the United States") == {"licenc", "expir", "us"}
     assert coverage("Licences expire after six months.", "The licences expire after six months.") == 1.0
     assert coverage("Traders reacted positively.", "MOFCOM will expedite approvals.") == 0.0
+
+
+def test_restating_the_question_is_not_support():
+    """x09 of the extra set: the question supplies "first shipments … arrive in the US"; the claim
+    adds "expected" and "June 2025", which the quote does not hold. A claim adding nothing is
+    judged on all its words."""
+    question = "When will the first rare earth shipments under the deal arrive in the US?"
+    claim = "The first rare earth shipments are expected to arrive in the US in June 2025."
+    quote = "China will accelerate the export licensing of rare earths to the United States."
+    assert coverage(claim, quote) > 0.3
+    assert coverage(claim, quote, given=question) == 0.0
+    assert (
+        coverage("Shipments will arrive.", "Shipments will arrive soon.", given="When will shipments arrive?")
+        == 1.0
+    )
 
 
 def candidates(*texts: str) -> list[Candidate]:
@@ -121,6 +137,15 @@ def test_a_second_quote_is_added_for_a_name_the_first_lacks():
     assert found.kept and found.quotes == cands[:2]
 
 
+def test_a_number_is_not_grounded_by_an_unrelated_sentence_that_happens_to_hold_it():
+    """x12 of the extra set: "prices fell by 10%" must not borrow the 10 of "by August 10"."""
+    cands = candidates(
+        "Magnet prices were watched closely after the deal.", "Talks are due to end by August 10."
+    )
+    found = check("Magnet prices fell by 10% after the deal.", cands, [[1, 0], [0.1, 0.99]], [1, 0])
+    assert not found.kept and found.quotes == [cands[0]] and found.problems[0] == "10 not in its sources"
+
+
 def test_claims_with_ungrounded_terms_low_similarity_or_low_coverage_are_dropped():
     cands = candidates(TRUMP)
     invented = check("China shipped 10,000 tonnes of magnets in July.", cands, [[1, 0]], [1, 0])
@@ -128,7 +153,9 @@ def test_claims_with_ungrounded_terms_low_similarity_or_low_coverage_are_dropped
     unrelated = check("Magnets were supplied.", cands, [[1, 0]], [0, 1])
     assert not unrelated.kept and "best similarity 0.00" in unrelated.problems[0]
     garbled = check("They reacted positively by agreeing loudly.", cands, [[1, 0]], [1, 0])
-    assert not garbled.kept and garbled.problems == ["its sources hold only 0% of its words"]
+    assert not garbled.kept and garbled.problems == [
+        "its sources hold only 0% of what it adds to the question"
+    ]
 
 
 def test_no_candidates_means_nothing_backs_the_claim():
