@@ -7,7 +7,8 @@ Layout under ``index_dir``::
     gen-<stamp>/sentences.faiss    the vectors of every chunk sentence, for evidence selection
     gen-<stamp>/chunks.jsonl       one Chunk per line, in vector order
     gen-<stamp>/manifest.json      format version, embedder, dimension, chunking,
-                                   document hashes, file hashes, build time
+                                   document hashes, file hashes, build time, and each
+                                   document's source (path, file hash, format, encoding)
 
 ``open_index`` validates all of it against the corpus and the embedder. Only new
 or changed documents are embedded again; anything corrupt or built with other
@@ -32,7 +33,7 @@ import numpy as np
 
 from .chunking import chunk_document
 from .config import Settings
-from .corpus import Skipped, load_corpus
+from .corpus import Skipped, load_corpus, provenance
 from .embedder import Embedder
 from .schema import Chunk, Document
 
@@ -273,6 +274,7 @@ def open_index(
         manifest = {
             **expected,
             "documents": {d.doc_id: d.sha256 for d in documents},
+            "sources": {d.doc_id: provenance(d) for d in documents},
             "chunks": len(chunks),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
