@@ -102,11 +102,22 @@ def _decode(data: bytes) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise Unreadable("binary file (no text encoding fits)")
+    # On a tie (short texts: "São" is as plausible in cp1250 as "Săo"), the common encoding wins.
+    tied = [m for m in matches if (m.percent_chaos, m.coherence) == (best.percent_chaos, best.coherence)]
+    best = min(tied, key=lambda m: _commonness(m.could_be_from_charset))
     named = next((e for e in COMMON_ENCODINGS if e in best.could_be_from_charset), best.encoding)
     return str(best), named
+
+
+def _commonness(encodings: list[str]) -> int:
+    """Rank of the most common of ``encodings`` in ``COMMON_ENCODINGS`` (lower is more common)."""
+    return min(
+        (COMMON_ENCODINGS.index(e) for e in encodings if e in COMMON_ENCODINGS), default=len(COMMON_ENCODINGS)
+    )
 
 
 # -- HTML ---------------------------------------------------------------------------
