@@ -9,6 +9,23 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
+# A news story whose second sentence answers one direct question.
+GALLIUM = [
+    "Norway and Chile signed a gallium supply agreement in Oslo on Thursday.",
+    "Under the deal, Chile will ship 340 tonnes of gallium to Norwegian refiners each year.",
+    "The agreement runs for seven years and can be extended once.",
+]
+# A page that prints as two PDF pages; the tonnage is on page 2.
+TIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Tin mine reopens in Bolivia</title>
+<style>body { font: 14px serif; } .next { page-break-before: always; }</style></head><body>
+<h1>Tin mine reopens in Bolivia</h1><p>Andes Mining Review · May 20, 2025</p>
+<p>Bolivia reopened the Huanuni tin mine on Tuesday after a two-year closure caused by flooding.</p>
+<p>Miners returned to the shafts early in the morning, and the first ore came up by noon.</p>
+<div class="next"></div>
+<p>The Huanuni mine will produce 12,000 tonnes of tin a year, the mining ministry said.</p>
+<p>Most of the tin will be exported through the port of Arica in Chile.</p>
+</body></html>"""
+
 
 def news_html(
     headline: str,
@@ -68,19 +85,27 @@ def tiny_pdf(pages: list[list[str]]) -> bytes:
     return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
-def print_pdf(page_html: str, path: Path) -> Path:
-    """``page_html`` printed to ``path`` by the real Chromium through Playwright's ``page.pdf()``."""
+def print_pdf(page_html: str, path: Path, browser=None) -> Path:
+    """``page_html`` printed to ``path`` by the real Chromium through Playwright's ``page.pdf()``;
+    ``browser`` is an open Playwright browser, else one is launched for this."""
+    if browser is not None:
+        page = browser.new_page()
+        try:
+            page.set_content(page_html)
+            page.pdf(path=str(path), format="A4")
+        finally:
+            page.close()
+        return path
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (or `make chromium`)"
         )
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
-            page = browser.new_page()
-            page.set_content(page_html)
-            page.pdf(path=str(path), format="A4")
+            return print_pdf(page_html, path, launched)
         finally:
-            browser.close()
-    return path
+            launched.close()
