@@ -26,9 +26,9 @@ LITHIUM = [
     "The Kwinana refinery will process 24,000 tonnes of spodumene concentrate a year.",
 ]
 LATIN1 = (
-    "Café prices rise in São Paulo\n\n"
-    "Café owners in São Paulo raised the price of an espresso to seven reais on Monday.\n"
-    "They blamed the rising cost of coffee beans after a poor harvest in Minas Gerais.\n"
+    "Café owners protest in São Paulo\n\n"
+    "Café owners in São Paulo said the new municipal tax would force them to close on Sundays.\n"
+    "The city council will vote on the tax in the first week of June.\n"
 )
 UTF16 = (
     "Tram strike in Zürich\n\n"
@@ -100,7 +100,7 @@ def test_chromium_printed_pdf_answer_quotes_page_two(added):
 
 
 def test_latin1_file_answer_quotes_its_accented_words(added):
-    answer = added.ask("What did café owners in São Paulo raise the price of an espresso to?")
+    answer = added.ask("What did café owners in São Paulo say the new tax would force them to do?")
     quotes = [c for c in cited(answer, "cafe") if "São Paulo" in c.quote]
     assert quotes
     doc = added.document("cafe")
