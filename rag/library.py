@@ -91,6 +91,41 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return sorted(p for p in Path(corpus_dir).iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
 
 
+@dataclass
+class _Target:
+    """The corpus folder as files are added to it: names taken, sizes of its files, contents seen."""
+
+    folder: Path
+    max_bytes: int
+    taken: set[str] = field(default_factory=set)
+    sizes: dict[int, list[Path]] = field(default_factory=dict)
+    seen: dict[str, str] = field(default_factory=dict)  # content hash -> stored name, this batch
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Target:
+        folder = Path(settings.corpus_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = cls(folder, int(settings.max_file_mb * 1024 * 1024))
+        for p in corpus_files(folder):
+            target.taken.add(p.stem)
+            target.sizes.setdefault(p.stat().st_size, []).append(p)
+        return target
+
+    def holding(self, size: int, digest: str) -> str | None:
+        """The name of a file with this content already in the corpus (only same-size files are hashed)."""
+        same_size = (
+            p for p in self.sizes.get(size, []) if hashlib.sha256(p.read_bytes()).hexdigest() == digest
+        )
+        return self.seen.get(digest) or next((p.name for p in same_size), None)
+
+    def free_id(self, stem: str) -> str:
+        doc_id, n = safe_stem(stem), 1
+        while doc_id in self.taken:
+            n += 1
+            doc_id = f"{safe_stem(stem)}-{n}"
+        return doc_id
+
+
 def add_files(
     settings: Settings,
     embedder: Embedder,
@@ -106,59 +141,44 @@ def add_files(
     with the same content as one already in the corpus is skipped.
     """
     report = progress or (lambda fraction, message: None)
-    corpus = Path(settings.corpus_dir)
-    corpus.mkdir(parents=True, exist_ok=True)
-    existing = corpus_files(corpus)
-    taken = {p.stem for p in existing}
-    sizes: dict[int, list[Path]] = {}
-    for p in existing:
-        sizes.setdefault(p.stat().st_size, []).append(p)
-    seen: dict[str, str] = {}  # content hash -> stored name, for this batch
+    target = _Target.of(settings)
     change = Change()
     files = expand(paths)
     for i, source in enumerate(files):
         report(READ_SHARE * i / max(1, len(files)), f"reading {source.name}")
         try:
-            added = _add_one(source, corpus, settings, taken, sizes, seen, link)
+            change.added.append(_add_one(source, target, link))
         except (Unreadable, OSError) as e:
             reason = str(e) if isinstance(e, Unreadable) else f"unreadable ({e.strerror or e})"
             change.skipped.append(Skipped(str(source), reason))
-            continue
-        change.added.append(added)
-        taken.add(added.doc_id)
     if change.added:
         change.index = _update(settings, embedder, report)
     report(1.0, "done")
     return change
 
 
-def _add_one(source, corpus, settings, taken, sizes, seen, link) -> Added:
-    if source.suffix.lower() not in SUFFIXES:
-        kinds = ", ".join(sorted(SUFFIXES))
-        raise Unreadable(f"unsupported format {source.suffix or '(no suffix)'} (use {kinds})")
+def _add_one(source: Path, target: _Target, link: bool) -> Added:
+    suffix = source.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise Unreadable(
+            f"unsupported format {source.suffix or '(no suffix)'} (use {', '.join(sorted(SUFFIXES))})"
+        )
     size = source.stat().st_size
-    limit = int(settings.max_file_mb * 1024 * 1024)
-    if size > limit:
-        raise Unreadable(f"too large ({size} bytes, limit {limit})")
+    if size > target.max_bytes:
+        raise Unreadable(f"too large ({size} bytes, limit {target.max_bytes})")
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    same = seen.get(digest) or next(
-        (p.name for p in sizes.get(size, []) if hashlib.sha256(p.read_bytes()).hexdigest() == digest), None
-    )
-    if same:
+    if same := target.holding(size, digest):
         raise Unreadable(f"already in the corpus as {same}")
-    extracted = read(source.suffix, data)  # raises Unreadable: the file never enters the corpus
-    stem, n = safe_stem(source.stem), 1
-    doc_id = stem
-    while doc_id in taken:
-        n += 1
-        doc_id = f"{stem}-{n}"
-    target = corpus / f"{doc_id}{source.suffix.lower()}"
-    if source.suffix.lower() not in TEXT_SUFFIXES:
-        textstore.put(corpus, doc_id, digest, extracted)
-    _place(source, target, link)
-    seen[digest] = target.name
-    return Added(str(source), str(target), doc_id)
+    extracted = read(suffix, data)  # raises Unreadable: a bad file never enters the corpus
+    doc_id = target.free_id(source.stem)
+    stored = target.folder / f"{doc_id}{suffix}"
+    if suffix not in TEXT_SUFFIXES:
+        textstore.put(target.folder, doc_id, digest, extracted)
+    _place(source, stored, link)
+    target.taken.add(doc_id)
+    target.seen[digest] = stored.name
+    return Added(str(source), str(stored), doc_id)
 
 
 def _place(source: Path, target: Path, link: bool) -> None:
