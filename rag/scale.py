@@ -14,6 +14,7 @@ the 1,000-article corpus is the first tenth of the 10,000-article one.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -243,6 +244,12 @@ def run(
         approximate, ids = compare_indexes(index.vectors, query_vectors)
         docs = [{index.chunks[i].doc_id for i in row if i >= 0} for row in ids]
         found = sum(doc_id in d for (doc_id, _), d in zip(sample, docs, strict=True))
+        simulated = None
+        if simulate > report.chunks:
+            simulated = compare_indexes(tiled(index.vectors, simulate, seed), query_vectors)[0]
+        sentences = len(index.sentences)
+        del index, ids, docs  # serving memory is measured with the reopened index only
+        gc.collect()
 
         pipeline = Pipeline(settings, embedder=embedder)
         started = time.perf_counter()
@@ -256,7 +263,7 @@ def run(
         result = {
             "articles": n,
             "chunks": report.chunks,
-            "sentences": len(index.sentences),
+            "sentences": sentences,
             "embedder": embedder.name,
             "build_s": round(build_s, 2),
             "articles_per_s": round(n / build_s, 2),
@@ -271,8 +278,8 @@ def run(
             "retrieve_ms": percentiles(times),
             "approximate": approximate,
         }
-        if simulate > report.chunks:
-            result["simulated"] = compare_indexes(tiled(index.vectors, simulate, seed), query_vectors)[0]
+        if simulated:
+            result["simulated"] = simulated
         result["extrapolated_100k_chunks"] = extrapolate(result, 100_000)
         return result
     finally:
