@@ -198,7 +198,7 @@ def _place(source: Path, target: Path, link: bool) -> None:
 
 def _update(settings: Settings, embedder: Embedder, report: Progress) -> IndexReport:
     def embedded(share: float) -> None:
-        report(READ_SHARE + (1 - READ_SHARE) * share, "embedding the new articles")
+        report(READ_SHARE + (1 - READ_SHARE) * share, "embedding articles")
 
     report(READ_SHARE, "updating the index")
     return open_index(settings, ProgressEmbedder(embedder, embedded), progress=False)[1]
