@@ -41,10 +41,10 @@ FORMAT_VERSION = 1
 CHUNKER_VERSION = 2
 FILES = ("index.faiss", "sentences.faiss", "chunks.jsonl")
 # One query is searched on one thread: over 100k chunks on the 2-core machine, flat search p95
-# was 45-108 ms with FAISS's 2 OpenMP threads and 18 ms on one (`rag scale`, busy machine).
+# was 45-108 ms with FAISS's 2 OpenMP threads and 18-31 ms on one (`rag scale`, busy machine).
 SEARCH_THREADS = 1
 # HNSW search depth: recall@10 against flat 0.994 on 13,926 real chunk vectors and 0.986 on
-# 100k simulated ones, at p95 under 0.4 ms; FAISS's default of 16 gave 0.960 and 0.804 (`rag scale`).
+# 100k simulated ones, at p95 under 0.5 ms; FAISS's default of 16 gave 0.960 and 0.804 (`rag scale`).
 HNSW_EF_SEARCH = 64
 log = logging.getLogger(__name__)
 
