@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 
-from rag import render
+from rag import library, render
 from rag.config import Settings, offline_env
 from rag.models import ModelError
 from rag.schema import Answer
@@ -107,6 +108,50 @@ def _index_state(pipeline) -> str:
         return "index state unavailable"
 
 
+def _library_view(pipeline) -> tuple[str, gr.Dropdown, str]:
+    """The article table, the remove menu and the header line, as the index now stands."""
+    try:
+        docs = library.articles(pipeline.index.documents)
+    except Exception:
+        log.exception("could not list the articles")
+        return render.notice_html("The article list is unavailable.", "error"), gr.Dropdown(), ""
+    menu = gr.Dropdown(choices=[(render.article_label(d), d.doc_id) for d in docs], value=None)
+    return render.articles_html(docs), menu, _index_state(pipeline)
+
+
+def add_articles(pipeline, files: list[str] | None, progress=None) -> tuple:
+    """Add uploaded files to the corpus and index them; the note says what was added and skipped."""
+    report = progress or (lambda fraction, desc: None)
+    try:
+        change = library.add_files(
+            pipeline.settings, pipeline.embedder, files or [], progress=lambda f, m: report(f, desc=m)
+        )
+    except Exception as exc:
+        log.exception("adding %s failed", files)
+        return (
+            None,
+            render.notice_html(f"Adding the files failed ({type(exc).__name__}: {exc}).", "error"),
+            *_library_view(pipeline),
+        )
+    if change.added:
+        pipeline.reload_index()
+    names = [Path(a.stored).name for a in change.added]
+    skipped = [(Path(s.path).name, s.reason) for s in change.skipped]
+    return None, render.change_html(names, [], skipped), *_library_view(pipeline)
+
+
+def remove_article(pipeline, doc_id: str | None) -> tuple:
+    """Remove the chosen article (its file goes to the corpus's trash) and update the index."""
+    if not doc_id:
+        return render.notice_html("Choose an article to remove first.", "hint"), *_library_view(pipeline)
+    try:
+        library.remove_article(pipeline.settings, pipeline.embedder, doc_id)
+    except ValueError as exc:
+        return render.notice_html(str(exc), "error"), *_library_view(pipeline)
+    pipeline.reload_index()
+    return render.change_html([], [doc_id], []), *_library_view(pipeline)
+
+
 def build_app(settings: Settings, pipeline) -> gr.Blocks:
     """The chat page for ``pipeline``; launch it with ``launch(demo, settings)``."""
     models = list(pipeline.models())
@@ -117,7 +162,7 @@ def build_app(settings: Settings, pipeline) -> gr.Blocks:
         gr.Markdown(
             "## Ask the articles\nAnswers quote the indexed articles; open a citation to read its source."
         )
-        gr.Markdown(_index_state(pipeline), elem_id="rag-index")
+        header = gr.Markdown(_index_state(pipeline), elem_id="rag-index")
         chatbot = gr.Chatbot(
             elem_id="rag-chat",
             height=560,
@@ -148,6 +193,17 @@ def build_app(settings: Settings, pipeline) -> gr.Blocks:
                 1, max(30, settings.top_k), value=settings.top_k, step=1, label="Passages retrieved (top-k)"
             )
             new_chat = gr.Button("New conversation", size="sm")
+        with gr.Accordion("Articles", open=False, elem_id="rag-library"):
+            upload = gr.File(
+                label="Add articles: drop .txt, .md, .html, .htm or .pdf files",
+                file_count="multiple",
+                elem_id="rag-upload",
+            )
+            note = gr.HTML("", elem_id="rag-library-note")
+            listing = gr.HTML("", elem_id="rag-articles")  # filled on page load
+            with gr.Row():
+                choice = gr.Dropdown([], label="Article to remove", elem_id="rag-remove-choice", scale=4)
+                remove = gr.Button("Remove", variant="stop", elem_id="rag-remove", scale=1, min_width=80)
 
         def answer(message, chat, history, model_name, k):
             yield from respond(pipeline, message, chat, history, model_name, k)
@@ -165,6 +221,19 @@ def build_app(settings: Settings, pipeline) -> gr.Blocks:
             button.click(
                 lambda q=button.value: q, outputs=question, queue=False, api_visibility="private"
             ).then(**run, api_visibility="undocumented")
+
+        def add(files, progress=gr.Progress()):  # noqa: B008 - gradio finds the progress bar by this default
+            return add_articles(pipeline, files, progress)
+
+        def drop(doc_id):
+            return remove_article(pipeline, doc_id)
+
+        index_writes = {"concurrency_limit": 1, "concurrency_id": PIPELINE_QUEUE, "api_visibility": "private"}
+        upload.upload(add, inputs=upload, outputs=[upload, note, listing, choice, header], **index_writes)
+        remove.click(drop, inputs=choice, outputs=[note, listing, choice, header], **index_writes)
+        demo.load(
+            lambda: _library_view(pipeline), outputs=[listing, choice, header], api_visibility="private"
+        )
         for trigger in (new_chat.click, chatbot.clear):
             trigger(
                 lambda: ([], [], ""), outputs=[chatbot, turns, status], queue=False, api_visibility="private"

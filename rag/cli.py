@@ -47,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or update the index of the corpus")
     index.add_argument("--rebuild", action="store_true", help="embed everything again from scratch")
 
+    add = sub.add_parser("add", help="copy article files into the corpus and index them")
+    add.add_argument("paths", nargs="+", type=Path, help="files, or folders holding them")
+    add.add_argument("--link", action="store_true", help="symlink the files instead of copying them")
+    remove = sub.add_parser(
+        "remove", help="move an article to <corpus>/.rag/trash and drop it from the index"
+    )
+    remove.add_argument("doc_id")
+    listed = sub.add_parser("articles", help="list the indexed articles: id, date, outlet, title")
+
     search = sub.add_parser("search", help="show ranked hits and the selected evidence for a question")
     search.add_argument("question")
     search.add_argument("-k", type=int, default=None, help="number of hits")
@@ -78,7 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time the llama.cpp builds of these interpreters",
     )
 
-    for p in (models, pull, listing, check, index, search, ask, ev, bench):
+    scale = sub.add_parser(
+        "scale", help="index N generated articles; report throughput, size, memory, latency"
+    )
+    scale.add_argument("n", type=int, help="number of articles to generate")
+    scale.add_argument("--queries", type=int, default=200, help="questions timed against the index")
+    scale.add_argument(
+        "--simulate", type=int, default=100_000, help="also time flat and HNSW search over this many chunks"
+    )
+    scale.add_argument("--corpus-seed", type=int, default=0, help="seed of the generated articles")
+    scale.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/scale-…)")
+
+    for p in (models, pull, listing, check, index, add, remove, listed, search, ask, ev, bench, scale):
         _settings_flags(p)
     return parser
 
@@ -87,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF's reason is in the skip message
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from(args)
@@ -137,6 +158,52 @@ def cmd_index(args, settings: Settings) -> int:
     print(
         f"index: {settings.index_dir} (built {index.manifest.get('built_at')})  time: {report.seconds:.1f} s"
     )
+    return 0
+
+
+def cmd_add(args, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from .library import add_files
+    from .pipeline import Pipeline
+
+    embedder = Pipeline(settings).embedder
+    with tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}%", file=sys.stderr) as bar:
+
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message[:40])
+            bar.update(round(100 * fraction) - bar.n)
+
+        change = add_files(settings, embedder, args.paths, link=args.link, progress=progress)
+    for a in change.added:
+        print(f"added {a.source} as {a.stored}")
+    for s in change.skipped:
+        print(f"skipped {s.path}: {s.reason}")
+    if change.index:
+        print(
+            f"index: {change.index.documents} documents, {change.index.chunks} chunks "
+            f"({change.index.embedded} embedded, {change.index.reused} reused)"
+        )
+    return 0 if change.added or not change.skipped else 1
+
+
+def cmd_remove(args, settings: Settings) -> int:
+    from .library import remove_article
+    from .pipeline import Pipeline
+
+    change = remove_article(settings, Pipeline(settings).embedder, args.doc_id)
+    print(f"removed {args.doc_id} (its file is in {settings.corpus_dir}/.rag/trash)")
+    print(f"index: {change.index.documents} documents, {change.index.chunks} chunks")
+    return 0
+
+
+def cmd_articles(args, settings: Settings) -> int:
+    from .library import articles
+    from .pipeline import Pipeline
+
+    for doc in articles(Pipeline(settings).index.documents):
+        published = doc.published.isoformat() if doc.published else "-"
+        print(f"{doc.doc_id}\t{published}\t{doc.outlet or '-'}\t{doc.title}")
     return 0
 
 
@@ -223,13 +290,37 @@ def cmd_bench(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_scale(args, settings: Settings) -> int:
+    from . import scale
+    from .pipeline import Pipeline
+
+    result = scale.run(
+        args.n,
+        settings,
+        Pipeline(settings).embedder,
+        queries=args.queries,
+        simulate=args.simulate,
+        seed=args.corpus_seed,
+    )
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or ROOT / "bench" / "results" / f"scale-{args.n}-{stamp}.json"
+    scale.write(result, out)
+    print(scale.format_table(result))
+    print(f"\nresults: {out}")
+    return 0
+
+
 COMMANDS = {
     "models": cmd_models,
     "index": cmd_index,
+    "add": cmd_add,
+    "remove": cmd_remove,
+    "articles": cmd_articles,
     "search": cmd_search,
     "ask": cmd_ask,
     "eval": cmd_eval,
     "bench": cmd_bench,
+    "scale": cmd_scale,
 }
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def _usable_cores() -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = field(default=ROOT / "seeds", metadata={"help": "folder of .txt/.md articles"})
+    corpus_dir: Path = field(
+        default=ROOT / "seeds", metadata={"help": "folder of articles: .txt, .md, .html, .htm, .pdf"}
+    )
     index_dir: Path = field(default=ROOT / "index", metadata={"help": "where the built index lives"})
     cache_dir: Path = field(
         default=Path.home() / ".cache" / "rag-assistant" / "models",

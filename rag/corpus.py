@@ -1,13 +1,17 @@
-"""Load a folder of ``.txt``/``.md`` articles into ``Document`` values.
+"""Load a folder of articles (``.txt``, ``.md``, ``.html``, ``.htm``, ``.pdf``) into ``Document`` values.
 
-``Document.text`` is exactly the file's UTF-8 content (only a leading BOM is
-dropped), so ``text[start:end]`` can always be re-checked against the file.
-Title, date and outlet are read from the top of the article; when they are not
-there, they stay ``None`` (or the title falls back to the file stem).
+``rag.readers`` reads each format. For a text file, ``Document.text`` is the
+file's content in its detected encoding (only a leading BOM is dropped), so
+``text[start:end]`` can always be re-checked against the file. For HTML and PDF
+it is the extracted text, stored by ``rag.textstore`` beside the corpus.
+Metadata the format carries (HTML meta tags, a PDF title) comes first; the rest
+is read from the top of the article; when it is not there, it stays ``None``
+(or the title falls back to the file stem).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -15,11 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from . import textstore
+from .readers import SUFFIXES, TEXT_SUFFIXES, Extracted, Unreadable, decode_text, read
 from .schema import Document
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = {".txt", ".md"}
 HEAD_LINES = 15  # metadata is looked for in the first lines ...
 HEAD_CHARS = 600  # ... and the first characters of an article
 DATE_LINE_CHARS = 60  # longer lines are body sentences, not date/byline lines
@@ -147,21 +152,37 @@ def parse_document(doc_id: str, text: str, sha256: str) -> Document:
     )
 
 
+def document_from(doc_id: str, extracted: Extracted, path: Path, file_sha256: str) -> Document:
+    """A ``Document`` for what a reader extracted: the format's metadata first, then the top lines."""
+    text = extracted.text
+    parsed = parse_document(doc_id, text, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return dataclasses.replace(
+        parsed,
+        title=extracted.title or parsed.title,
+        published=extracted.published or parsed.published,
+        outlet=extracted.outlet or parsed.outlet,
+        path=str(path),
+        file_sha256=file_sha256,
+        format=extracted.format,
+        encoding=extracted.encoding,
+        author=extracted.author,
+        pages=extracted.pages,
+    )
+
+
 def decode(data: bytes) -> tuple[str | None, str]:
-    """``(text, "")`` for a usable file's bytes, else ``(None, reason)``; a leading BOM is dropped."""
-    if b"\x00" in data:
-        return None, "binary file (contains NUL bytes)"
+    """``(text, "")`` for a usable text file's bytes in any encoding, else ``(None, reason)``."""
     try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as e:
-        return None, f"not UTF-8 text (invalid byte at offset {e.start})"
-    if not text.strip():
-        return None, "empty file"
-    return text, ""
+        return decode_text(data)[0], ""
+    except Unreadable as e:
+        return None, str(e)
 
 
-def load_file(path: Path, max_bytes: int) -> Document | str:
-    """The document in ``path``, or the reason it cannot be used."""
+def load_file(path: Path, max_bytes: int, corpus_dir: Path | None = None) -> Document | str:
+    """The document in ``path``, or the reason it cannot be used.
+
+    HTML and PDF extractions are stored in (and reused from) ``corpus_dir``'s text store.
+    """
     try:
         size = path.stat().st_size
         if size > max_bytes:  # checked before reading, so a huge file is never read
@@ -169,18 +190,28 @@ def load_file(path: Path, max_bytes: int) -> Document | str:
         data = path.read_bytes()
     except OSError as e:
         return f"unreadable ({e.strerror or e})"
-    text, reason = decode(data)
-    if text is None:
-        return reason
-    return parse_document(path.stem, text, hashlib.sha256(data).hexdigest())
+    file_sha256 = hashlib.sha256(data).hexdigest()
+    extracted = None
+    stored = corpus_dir is not None and path.suffix.lower() not in TEXT_SUFFIXES
+    if stored:
+        extracted = textstore.get(corpus_dir, path.stem, file_sha256)
+    if extracted is None:
+        try:
+            extracted = read(path.suffix, data)
+        except Unreadable as e:
+            return str(e)
+        if stored:
+            textstore.put(corpus_dir, path.stem, file_sha256, extracted)
+    return document_from(path.stem, extracted, path, file_sha256)
 
 
 def load_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[Document], list[Skipped]]:
-    """Every ``*.txt``/``*.md`` file in ``corpus_dir`` (sorted by name) as a ``Document``.
+    """Every article file in ``corpus_dir`` (sorted by name) as a ``Document``.
 
-    Unusable files (too large, binary, not UTF-8, empty, or with the same stem as an
-    earlier file, e.g. ``a.txt`` after ``a.md``) are skipped with a reason and a logged
-    warning. Raises ``CorpusError`` when the folder is missing or nothing in it is usable.
+    Unusable files (too large, binary, empty, a PDF without text, an HTML page without
+    an article, or with the same stem as an earlier file, e.g. ``a.txt`` after ``a.md``)
+    are skipped with a reason and a logged warning. Raises ``CorpusError`` when the
+    folder is missing or nothing in it is usable.
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -194,7 +225,7 @@ def load_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[Document], list[
         if path.stem in taken:
             loaded: Document | str = f"doc_id {path.stem!r} already taken by another file"
         else:
-            loaded = load_file(path, max_bytes)
+            loaded = load_file(path, max_bytes, corpus_dir)
         if isinstance(loaded, Document):
             docs.append(loaded)
             taken.add(loaded.doc_id)
@@ -203,5 +234,11 @@ def load_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[Document], list[
         skipped.append(Skipped(str(path), loaded))
     if not docs:
         reasons = "".join(f"\n  {Path(s.path).name}: {s.reason}" for s in skipped)
-        raise CorpusError(f"No usable .txt or .md documents in {corpus_dir}{reasons}")
+        kinds = ", ".join(sorted(SUFFIXES))
+        raise CorpusError(f"No usable articles ({kinds}) in {corpus_dir}{reasons}")
     return docs, skipped
+
+
+def provenance(doc: Document) -> dict:
+    """What the index manifest records about where a document's text came from."""
+    return {"path": doc.path, "file_sha256": doc.file_sha256, "format": doc.format, "encoding": doc.encoding}

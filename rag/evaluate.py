@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from tqdm import tqdm
 
 from .answer import hints, split_answer
 from .attribute import headline, missing_terms
-from .corpus import decode
 from .schema import Answer, Citation
 
 SUMMARY_KEYS = (
@@ -340,24 +339,20 @@ def load_gold(path: Path) -> list[dict]:
     return items
 
 
-def load_doc_text(corpus_dir: Path, doc_id: str) -> str | None:
-    """The text of ``<doc_id>.txt`` or ``.md`` exactly as the indexer reads it; None when neither exists."""
-    for suffix in (".md", ".txt"):  # the order the indexer takes them in
-        path = Path(corpus_dir) / f"{doc_id}{suffix}"
-        if path.is_file():
-            return decode(path.read_bytes())[0]
-    return None
-
-
-def corpus_words(corpus_dir: Path) -> set[str]:
-    """Every word written in lower case somewhere in the corpus: ordinary words, not names."""
+def corpus_texts(corpus_dir: Path) -> dict[str, str]:
+    """Each article's stored text by doc_id, read as the indexer reads it (HTML and PDF too)."""
     from .corpus import CorpusError, load_corpus
 
     try:
         docs, _ = load_corpus(corpus_dir, max_bytes=1 << 30)
     except CorpusError:
-        return set()
-    return {w for d in docs for w in re.findall(r"\b[a-z]+\b", d.text)}
+        return {}
+    return {d.doc_id: d.text for d in docs}
+
+
+def lowercase_words(texts: Iterable[str]) -> set[str]:
+    """Every word written in lower case somewhere: ordinary words, not names."""
+    return {w for text in texts for w in re.findall(r"\b[a-z]+\b", text)}
 
 
 def evaluate(
@@ -371,8 +366,8 @@ def evaluate(
     for i, item in enumerate(gold, 1):
         if problem := _gold_problem(item):
             raise ValueError(f"gold question {i}: {problem}")
-    doc_texts: dict[str, str | None] = {}
-    common = corpus_words(corpus_dir).__contains__
+    doc_texts = corpus_texts(corpus_dir)
+    common = lowercase_words(doc_texts.values()).__contains__
     rows: list[dict] = []
     models: list[str] = []
     for item in tqdm(gold, desc="eval", unit="q", disable=not progress):
@@ -381,9 +376,6 @@ def evaluate(
             answer = ask(item["question"])
         except Exception as e:  # one failing question must not end the run
             answer, error = Answer(question=item["question"], text=""), f"{type(e).__name__}: {e}"
-        for c in answer.citations:
-            if c.doc_id not in doc_texts:
-                doc_texts[c.doc_id] = load_doc_text(corpus_dir, c.doc_id)
         rows.append(score_question(item, answer, doc_texts, error, common))
         models.append(answer.model)
     created = datetime.now(UTC).isoformat(timespec="seconds")

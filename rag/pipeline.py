@@ -122,6 +122,13 @@ class Pipeline:
             self._index, self.index_report = open_index(self.settings, self.embedder, progress=self._progress)
             self._retriever = Retriever(self._index, self.embedder)
 
+    def reload_index(self) -> None:
+        """Forget the loaded index and retriever, so the next use reopens them (after articles
+        were added or removed: see ``rag.library``)."""
+        with self._lock:
+            self._index = self._retriever = None
+            self._contexts.clear()  # a corpus prompt of the old articles
+
     def generator(self, model: str | None = None) -> Generator:
         name = model or self.settings.llm_model
         with self._lock:

@@ -87,6 +87,8 @@ def citation_card_html(citation: Citation, document: Document | None) -> str:
     flag = "" if citation.verified else ' <span class="rag-flag">unverified</span>'
     classes = "rag-cite" if citation.verified else "rag-cite rag-unverified"
     meta = byline(citation.title, citation.outlet, citation.published)
+    page = citation.page or (document.page_at(citation.start) if document else None)
+    meta = " · ".join(p for p in (meta, f'<span class="rag-page">p. {page}</span>' if page else "") if p)
     meta_html = f' <span class="rag-byline">— {meta}</span>' if meta else ""
     return (
         f'<details class="{classes}"><summary>'
@@ -221,6 +223,52 @@ def _built(value: str) -> str:
     return f"{format_date(when.date())}, {when:%H:%M}{zone}"
 
 
+def kind(doc: Document) -> str:
+    """What the article was read from: ``"PDF, 3 pages"``, ``"HTML"``, ``"text (cp1252)"``."""
+    if doc.format == "pdf":
+        return f"PDF, {_plural(len(doc.pages), 'page')}"
+    if doc.format == "html":
+        return "HTML"
+    return "text" if doc.encoding in (None, "utf_8") else f"text ({doc.encoding})"
+
+
+def article_label(doc: Document) -> str:
+    """One line naming an article, for a menu: ``"Deal struck · Example Times · 28 Jun 2025"``."""
+    return " · ".join(p for p in (doc.title, doc.outlet, format_date(doc.published)) if p)
+
+
+def articles_html(docs: list[Document]) -> str:
+    """The indexed articles as a table: title, outlet, date, and what each was read from."""
+    if not docs:
+        return '<div class="rag-articles rag-note">No articles are indexed.</div>'
+    rows = "".join(
+        f'<tr data-doc-id="{html.escape(d.doc_id)}"><td class="rag-article-title">{html.escape(d.title)}</td>'
+        f"<td>{html.escape(d.outlet or '')}</td><td>{format_date(d.published)}</td>"
+        f"<td>{html.escape(kind(d))}</td></tr>"
+        for d in docs
+    )
+    return (
+        '<table class="rag-articles"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th><th>From</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def change_html(added: list[str], removed: list[str], skipped: list[tuple[str, str]]) -> str:
+    """What an upload or a removal did: the articles added or removed, each skipped file with why."""
+    parts = []
+    if added:
+        parts.append(f"Added {_plural(len(added), 'article')}: {html.escape(', '.join(added))}.")
+    if removed:
+        parts.append(f"Removed {html.escape(', '.join(removed))}.")
+    items = "".join(
+        f'<li><span class="rag-skipped-name">{html.escape(name)}</span>: {html.escape(reason)}</li>'
+        for name, reason in skipped
+    )
+    if items:
+        parts.append(f'Skipped:<ul class="rag-skipped">{items}</ul>')
+    return f'<div class="rag-change">{"".join(f"<div>{p}</div>" for p in parts)}</div>' if parts else ""
+
+
 def index_state(info: Mapping) -> str:
     """``{"documents": 5, "chunks": 212, "built_at": "2026-11-26T14:55:00+00:00"}``
     -> ``"5 articles · 212 chunks · index built 26 Nov 2026, 14:55 UTC"``.
@@ -268,6 +316,11 @@ PAGE_CSS = """
 .rag-notice.rag-error { color: #b91c1c; }
 .rag-notice.rag-hint { color: var(--body-text-color-subdued); }
 #rag-status { min-height: 1.5em; color: var(--body-text-color-subdued); }
+.rag-articles { width: 100%; font-size: 0.9em; border-collapse: collapse; }
+.rag-articles th, .rag-articles td { text-align: left; padding: 0.2em 0.5em;
+  border-bottom: 1px solid var(--border-color-primary); }
+.rag-skipped { margin: 0.2em 0 0 1.2em; color: #b91c1c; }
+.rag-skipped-name { font-weight: 600; }
 """
 
 # Opening a citation card scrolls its article box to the highlighted quote.

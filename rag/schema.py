@@ -7,18 +7,36 @@ and highlighted.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
 
 @dataclass(frozen=True)
 class Document:
+    """One article. ``text`` is the stored text (extracted, for HTML and PDF): every offset
+    points into it, and ``sha256`` is its hash. ``path`` and ``file_sha256`` name the file
+    it was read from."""
+
     doc_id: str
     title: str
     published: date | None
     outlet: str | None
     text: str
     sha256: str
+    path: str | None = None
+    file_sha256: str | None = None
+    format: str = "text"  # "text", "html" or "pdf"
+    encoding: str | None = None  # of a text file, as detected
+    author: str | None = None
+    pages: tuple[int, ...] = ()  # PDF: the offset in ``text`` where each page starts
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based PDF page holding ``text[offset]``; None for documents without pages.
+
+        With ``pages == (0, 120)``: offset 5 -> 1, offset 130 -> 2.
+        """
+        return bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,7 @@ class Citation:
     start: int
     end: int
     verified: bool
+    page: int | None = None  # the PDF page the quote starts on
 
 
 @dataclass
@@ -109,5 +128,6 @@ class Answer:
         for c in self.citations:
             source = Source(c.doc_id, c.title, c.outlet, c.published).byline()
             mark = "" if c.verified else " (unverified)"
-            lines.append(f'[{c.n}] "{c.quote}" ({source}){mark}')
+            page = f", p. {c.page}" if c.page else ""
+            lines.append(f'[{c.n}] "{c.quote}" ({source}{page}){mark}')
         return "\n".join(lines)

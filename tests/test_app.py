@@ -245,3 +245,67 @@ def test_model_choice_defaults_to_the_configured_model(default):
     dropdown = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "rag-model")
     assert dropdown.value == default
     assert default in [c[1] for c in dropdown.choices]
+
+
+# -- the article library on the page (a real Pipeline with the fake embedder) ---------------------
+
+
+@pytest.fixture
+def library_pipeline(seeds, tmp_path):
+    from rag.pipeline import Pipeline
+
+    from .conftest import FakeEmbedder
+
+    return Pipeline(Settings.from_env(corpus_dir=seeds, index_dir=tmp_path / "idx"), embedder=FakeEmbedder())
+
+
+@pytest.fixture
+def uploads(tmp_path):
+    from .files import news_html, tiny_pdf
+
+    folder = tmp_path / "gradio-upload"
+    folder.mkdir()
+    (folder / "deal.html").write_text(
+        news_html(
+            "Gallium deal signed in Oslo", ["Chile will ship 340 tonnes of gallium to Norway each year."]
+        ),
+        encoding="utf-8",
+    )
+    (folder / "scan.pdf").write_bytes(tiny_pdf([[]]))
+    return folder
+
+
+def test_upload_indexes_the_files_and_names_each_skipped_one(library_pipeline, uploads):
+    before = len(library_pipeline.index.documents)
+    steps = []
+    cleared, note, table, menu, header = app.add_articles(
+        library_pipeline,
+        [str(uploads / "deal.html"), str(uploads / "scan.pdf")],
+        lambda f, desc: steps.append(f),
+    )
+    assert cleared is None  # the upload box empties for the next drop
+    assert "Added 1 article: deal.html." in note
+    assert '<span class="rag-skipped-name">scan.pdf</span>: the PDF has no text layer' in note
+    assert "Gallium deal signed in Oslo" in table and "The Harbour Gazette" in table
+    assert ("Gallium deal signed in Oslo · The Harbour Gazette · 14 Mar 2025", "deal") in menu.choices
+    assert header.startswith(f"{before + 1} articles")
+    assert library_pipeline.document("deal").format == "html"  # the pipeline reopened its index
+    assert steps[-1] == 1.0
+
+
+def test_remove_from_the_page(library_pipeline, uploads):
+    app.add_articles(library_pipeline, [str(uploads / "deal.html")])
+    note, table, menu, _ = app.remove_article(library_pipeline, "deal")
+    assert "Removed deal." in note and "Gallium deal" not in table
+    assert "deal" not in library_pipeline.index.documents
+    assert "deal" not in [value for _, value in menu.choices]
+    assert "Choose an article" in app.remove_article(library_pipeline, None)[0]
+    assert "No article &#x27;deal&#x27;" in app.remove_article(library_pipeline, "deal")[0]
+
+
+def test_index_writes_wait_in_the_answer_queue():
+    """Uploading or removing swaps the index: never while an answer is being written."""
+    demo = app.build_app(Settings(), FakePipeline())
+    writes = [f for f in demo.fns.values() if f.name in ("add", "drop")]
+    assert len(writes) == 2
+    assert {(f.concurrency_limit, f.concurrency_id) for f in writes} == {(1, app.PIPELINE_QUEUE)}

@@ -6,6 +6,7 @@ environment, so ``RAG_CACHE_DIR`` and friends pass through.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -53,16 +54,21 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``python app.py`` on 127.0.0.1:<free port>; yields its URL and always ends it."""
+@contextlib.contextmanager
+def app_server(log_path: Path, **env: str):
+    """``python app.py`` on 127.0.0.1:<free port> with ``env`` added; yields its URL and always ends it."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (or `make chromium`)"
         )
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "app.log"
-    env = {**os.environ, "RAG_HOST": "127.0.0.1", "RAG_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        **env,
+        "RAG_HOST": "127.0.0.1",
+        "RAG_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py")],
@@ -96,6 +102,12 @@ def server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("server") / "app.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -66,26 +66,30 @@ def test_bom_is_dropped_and_crlf_kept(tmp_path):
 
 
 def test_bad_files_are_skipped_with_reasons(tmp_path, caplog):
-    """Each bad file is skipped with its own reason and a warning; good files still load,
-    and files that are neither .txt nor .md are ignored."""
+    """Each bad file is skipped with its own reason and a warning; good files still load
+    (a Latin-1 file is read, not skipped), and files of other formats are ignored."""
     (tmp_path / "good.md").write_text("# Good\n\nBody.\n", encoding="utf-8")
     (tmp_path / "empty.txt").write_text(" \n\t\n", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(b"PK\x03\x04\x00\x00data")
-    (tmp_path / "latin1.txt").write_bytes(b"\xff\xfe caf\xe9")
+    (tmp_path / "latin1.txt").write_bytes(
+        "Caf\xe9 prices\n\nCaf\xe9 owners in S\xe3o Paulo protested.\n".encode("latin-1")
+    )
     (tmp_path / "huge.txt").write_text("x" * 101, encoding="utf-8")
     (tmp_path / "good.txt").write_text("Same stem as good.md\n", encoding="utf-8")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     with caplog.at_level(logging.WARNING, logger="rag.corpus"):
         docs, skipped = load_corpus(tmp_path, max_bytes=100)
-    assert [d.doc_id for d in docs] == ["good"]
+    assert [d.doc_id for d in docs] == ["good", "latin1"]
     assert docs[0].title == "Good"
+    assert docs[1].text.startswith("Café prices")
     reasons = {Path(s.path).name: s.reason for s in skipped}
-    assert set(reasons) == {"binary.txt", "empty.txt", "good.txt", "huge.txt", "latin1.txt"}
+    assert set(reasons) == {"binary.txt", "empty.txt", "good.txt", "huge.txt", "notes.pdf"}
     assert "NUL" in reasons["binary.txt"]
     assert "empty" in reasons["empty.txt"]
     assert "already taken" in reasons["good.txt"]
     assert "too large" in reasons["huge.txt"]
-    assert "UTF-8" in reasons["latin1.txt"]
+    assert "could not be read" in reasons["notes.pdf"]
     assert all(isinstance(s, Skipped) for s in skipped)
     assert all(name in caplog.text for name in reasons)
 

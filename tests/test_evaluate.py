@@ -12,12 +12,13 @@ from rag.evaluate import (
     SUMMARY_KEYS,
     check_thresholds,
     contains_phrase,
+    corpus_texts,
     count_sentences,
     decode_rate,
     evaluate,
     fact_hit,
-    load_doc_text,
     load_gold,
+    lowercase_words,
     normalise,
     parse_threshold,
     summary_table,
@@ -311,10 +312,10 @@ def test_answerable_question_without_facts_is_skipped(corpus: Path) -> None:
     assert (summary["fact_recall"], summary["all_facts_rate"]) == (0.5, 0.0)
 
 
-def test_load_doc_text(corpus: Path) -> None:
-    assert load_doc_text(corpus, "a") == DOC_A  # BOM stripped
-    assert load_doc_text(corpus, "b") == DOC_B  # .md found, CRLF kept
-    assert load_doc_text(corpus, "missing") is None
+def test_corpus_texts_are_read_as_the_indexer_reads_them(corpus: Path, tmp_path: Path) -> None:
+    assert corpus_texts(corpus) == {"a": DOC_A, "b": DOC_B}  # BOM stripped; .md found, CRLF kept
+    assert corpus_texts(tmp_path / "missing") == {}
+    assert lowercase_words(["Ford halted the line", "talks"]) == {"halted", "the", "line", "talks"}
 
 
 def test_citation_to_missing_document_is_invalid(corpus: Path) -> None:

@@ -122,14 +122,21 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
 
 def test_bad_files_are_skipped_and_reported(seeds, tmp_path):
     (seeds / "binary.txt").write_bytes(b"\x00\x01\x02abc")
-    (seeds / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (seeds / "latin1.md").write_bytes(
+        "Caf\xe9 au lait\n\nThe caf\xe9 in S\xe3o Paulo raised prices.\n".encode("latin-1")
+    )
     (seeds / "empty.txt").write_text("   \n")
     (seeds / "huge.txt").write_text("word " * 300_000)  # 1.5 MB, over the 1 MB limit set here
     index, report = open_index(settings_for(seeds, tmp_path, max_file_mb=1.0), FakeEmbedder(), progress=False)
     reasons = {Path(s.path).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"binary.txt", "latin1.md", "empty.txt", "huge.txt"}
-    assert "too large" in reasons["huge.txt"] and "UTF-8" in reasons["latin1.md"]
-    assert len(index.documents) == 5
+    assert set(reasons) == {"binary.txt", "empty.txt", "huge.txt"}
+    assert "too large" in reasons["huge.txt"]
+    assert len(index.documents) == 6 and index.documents["latin1"].encoding == "cp1252"
+    sources = json.loads((tmp_path / "idx" / "current" / "manifest.json").read_text())["sources"]
+    assert sources["latin1"]["encoding"] == "cp1252" and sources["latin1"]["format"] == "text"
+    assert (
+        sources["latin1"]["path"] == str(seeds / "latin1.md") and len(sources["latin1"]["file_sha256"]) == 64
+    )
 
 
 @pytest.mark.real

@@ -241,3 +241,36 @@ def test_index_state_degrades_gracefully():
         render.index_state({"documents": 1, "built_at": "yesterday"}) == "1 article · index built yesterday"
     )
     assert render.index_state({}) == "index state unknown"
+
+
+# -- the article library ----------------------------------------------------------------------
+
+
+def test_citation_card_names_the_pdf_page_of_the_quote():
+    """A PDF's page starts say where the quote is: ARTICLE's second paragraph starts page 2 here."""
+    pdf = Document(**{**DOC.__dict__, "format": "pdf", "pages": (0, START)})
+    assert '<span class="rag-page">p. 2</span>' in render.citation_card_html(citation(), pdf)
+    assert "rag-page" not in render.citation_card_html(citation(), DOC)
+    assert "p. 7" in render.citation_card_html(citation(page=7), None)
+
+
+def test_article_table_escapes_and_names_the_source_format():
+    html_doc = Document(**{**DOC.__dict__, "format": "html", "title": "<b>Deal</b>"})
+    latin = Document(
+        **{**DOC.__dict__, "doc_id": "d2", "published": None, "outlet": None, "encoding": "cp1252"}
+    )
+    pdf = Document(**{**DOC.__dict__, "doc_id": "d3", "format": "pdf", "pages": (0, 10, 20)})
+    table = render.articles_html([html_doc, latin, pdf])
+    assert "&lt;b&gt;Deal&lt;/b&gt;" in table and "<b>Deal" not in table
+    assert "<td>Example Times</td><td>28 Jun 2025</td><td>HTML</td>" in table
+    assert "<td></td><td></td><td>text (cp1252)</td>" in table and "PDF, 3 pages" in table
+    assert render.articles_html([]) == '<div class="rag-articles rag-note">No articles are indexed.</div>'
+    assert render.article_label(DOC) == "US & China strike deal · Example Times · 28 Jun 2025"
+
+
+def test_change_lists_added_removed_and_skipped_files_with_reasons():
+    shown = render.change_html(["a.html", "b.pdf"], [], [("scan.pdf", "the PDF has no text layer <sic>")])
+    assert "Added 2 articles: a.html, b.pdf." in shown
+    assert '<span class="rag-skipped-name">scan.pdf</span>: the PDF has no text layer &lt;sic&gt;' in shown
+    assert "Removed d1." in render.change_html([], ["d1"], [])
+    assert render.change_html([], [], []) == ""

@@ -1,0 +1,98 @@
+"""End to end: articles uploaded through the chat page in headless Chromium, asked about, removed.
+
+The server serves a temporary copy of the seeds with a temporary index, so uploads never
+reach the working tree.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rag import textstore
+
+from .conftest import SEEDS
+from .files import GALLIUM, TIN_PAGE, news_html, print_pdf, tiny_pdf
+from .test_app_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, app_server, squash
+
+pytestmark = [pytest.mark.browser, pytest.mark.real]
+
+INDEXING_TIMEOUT_MS = 300_000  # embedding two articles on a busy two-core machine
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return shutil.copytree(SEEDS, tmp_path_factory.mktemp("upload") / "corpus")
+
+
+@pytest.fixture(scope="module")
+def server(corpus, tmp_path_factory):
+    logs = tmp_path_factory.mktemp("upload-server")
+    with app_server(logs / "app.log", RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(logs / "index")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_upload_then_ask_then_remove(browser, server, corpus, tmp_path):
+    """Two good files and a scanned PDF are dropped on the page: the good ones are listed and
+    indexed, the scan is named with its reason; a question about the news page is answered
+    with a highlighted verbatim quote; removing the page takes it off the list."""
+    files = tmp_path / "upload"
+    files.mkdir()
+    (files / "gallium.html").write_text(news_html("Gallium deal signed in Oslo", GALLIUM), "utf-8")
+    print_pdf(TIN_PAGE, files / "tin.pdf", browser)
+    (files / "scan.pdf").write_bytes(tiny_pdf([[]]))
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(server)
+    page.locator("#rag-question textarea").wait_for(timeout=30_000)
+    page.locator("#rag-library").get_by_text("Articles").first.click()
+    page.locator("#rag-upload input[type=file]").set_input_files([str(p) for p in sorted(files.iterdir())])
+
+    note = page.locator("#rag-library-note")
+    note.get_by_text("Added 2 articles").wait_for(timeout=INDEXING_TIMEOUT_MS)
+    assert "scan.pdf: the PDF has no text layer" in squash(note.inner_text())
+    articles = page.locator("#rag-articles")
+    assert "Gallium deal signed in Oslo" in articles.inner_text()
+    assert "Tin mine reopens in Bolivia" in articles.inner_text()
+    assert "articles" in page.locator("#rag-index").inner_text()
+    page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
+
+    page.locator("#rag-question textarea").fill(
+        "How many tonnes of gallium will Chile ship to Norwegian refiners each year?"
+    )
+    page.locator("#rag-ask").click()
+    chat = page.locator("#rag-chat")
+    chat.locator(".rag-answer, .rag-abstain, .rag-error").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert chat.locator(".rag-abstain, .rag-error").count() == 0, chat.inner_text()
+    stored = json.loads((textstore.text_dir(corpus) / "gallium.json").read_text(encoding="utf-8"))["text"]
+    quotes = [squash(q) for q in chat.locator(".rag-quote").all_inner_texts()]
+    ours = [i for i, q in enumerate(quotes) if "340 tonnes" in q]
+    assert ours, quotes
+    assert quotes[ours[0]] in squash(stored)
+    card = chat.locator(".rag-cite").nth(ours[0])
+    card.locator("summary").click()
+    mark = card.locator(".rag-article mark")
+    mark.wait_for(timeout=10_000)
+    assert squash(mark.inner_text()) == quotes[ours[0]]
+    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+
+    page.locator("#rag-remove-choice input").click()
+    page.get_by_role("option", name="Gallium deal signed in Oslo", exact=False).first.click()
+    page.locator("#rag-remove").click()
+    note.get_by_text("Removed gallium.").wait_for(timeout=INDEXING_TIMEOUT_MS)
+    assert "Gallium deal signed in Oslo" not in articles.inner_text()
+    assert (corpus / ".rag" / "trash" / "gallium.html").exists()
+    page.close()
