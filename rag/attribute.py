@@ -4,8 +4,9 @@ Each answer sentence (a claim) is matched against candidate source sentences by
 embedding similarity plus lexical overlap; the best match is its quote, cut from the
 source at exact offsets. A number the model wrote (``[2]``) is only a hint. Then the
 grounding rules: every number and every proper name in a claim must appear in its
-quotes, in the question, or in the cited article's headline and date line, allowing
-the aliases of ``ALIASES``. A claim that fails is dropped, with the reason.
+quotes or in the cited article's headline and date line (a number or date may also come
+from the question), allowing the aliases of ``ALIASES``. A claim that fails is dropped,
+with the reason.
 
 Everything here is a pure function of text and vectors.
 """
@@ -51,6 +52,10 @@ STOPWORDS = frozenset(
 
 _NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?(?:\s*(" + "|".join(SCALES) + r")\b)?",
+    re.IGNORECASE,
+)
+DATE_NAME = re.compile(
+    r"\b(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b",
     re.IGNORECASE,
 )
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
@@ -142,6 +147,15 @@ def absent(claim_numbers: set[str], claim_names: set[str], grounding: str) -> li
     return missing + sorted(
         n for n in claim_names if not re.search(rf"(?<!\w){re.escape(n.casefold())}(?!\w)", folded)
     )
+
+
+def asked_dates(question: str) -> str:
+    """The numbers and date words of a question, which ground a claim that restates them.
+
+    Its other names do not: "What did the EU say?" must not let "The EU said …" pass on a
+    quote about someone else. ``"What happened in June 2025 in Geneva?"`` -> ``"2025 June"``.
+    """
+    return " ".join(sorted(numbers(question)) + DATE_NAME.findall(question))
 
 
 def headline(title: str, published: date | None) -> str:
@@ -319,7 +333,7 @@ def attribute(
 
     def grounding() -> str:
         heads = dict.fromkeys(headline(q.doc_id) for q in result.quotes)
-        return "\n".join([question, quoted(), *heads])
+        return "\n".join([asked_dates(question), quoted(), *heads])
 
     terms = numbers(claim), names(claim, common)
     missing = absent(*terms, grounding())

@@ -252,6 +252,8 @@ class Pipeline:
             raw += piece
             for sentence in builder.feed(raw):
                 yield sentence + " "
+            if builder.stopped:
+                break  # closing the stream stops the generation
         timings["generate_ms"] = (time.perf_counter() - generating) * 1000
         for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms"):
             timings[key] = stats.get(key, 0)
