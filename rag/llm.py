@@ -28,14 +28,16 @@ class Generator:
         started = time.perf_counter()
         first = None
         pieces = 0
-        for piece in self._stream(messages, max_tokens, stats):
-            if first is None:
-                first = time.perf_counter()
-                stats["ttft_ms"] = (first - started) * 1000
-            pieces += 1
-            yield piece
-        stats.setdefault("completion_tokens", pieces)
-        stats["decode_ms"] = (time.perf_counter() - (first or started)) * 1000
+        try:
+            for piece in self._stream(messages, max_tokens, stats):
+                if first is None:
+                    first = time.perf_counter()
+                    stats["ttft_ms"] = (first - started) * 1000
+                pieces += 1
+                yield piece
+        finally:  # also when the caller stops reading early
+            stats.setdefault("completion_tokens", pieces)
+            stats["decode_ms"] = (time.perf_counter() - (first or started)) * 1000
 
     def generate(self, messages: Messages, max_tokens: int = 256, stats: dict | None = None) -> str:
         return "".join(self.stream(messages, max_tokens, stats))
@@ -147,12 +149,11 @@ class LlamaGenerator(Generator):
                 stop=stop,
                 stream=True,
             )
-            generated = 0
+            stats["completion_tokens"] = 0
             for chunk in chunks:
-                generated += 1
+                stats["completion_tokens"] += 1
                 if text := chunk["choices"][0]["text"]:
                     yield text
-            stats["completion_tokens"] = generated
 
 
 @dataclass

@@ -247,13 +247,17 @@ class Pipeline:
         stats: dict = {}
         raw = ""
         generating = time.perf_counter()
-        for piece in generator.stream(prompt.messages, self.settings.answer_tokens, stats):
-            timings.setdefault("ttft_ms", (time.perf_counter() - started) * 1000)
-            raw += piece
-            for sentence in builder.feed(raw):
-                yield sentence + " "
-            if builder.stopped:
-                break  # closing the stream stops the generation
+        stream = generator.stream(prompt.messages, self.settings.answer_tokens, stats)
+        try:
+            for piece in stream:
+                timings.setdefault("ttft_ms", (time.perf_counter() - started) * 1000)
+                raw += piece
+                for sentence in builder.feed(raw):
+                    yield sentence + " "
+                if builder.stopped:
+                    break
+        finally:
+            stream.close()  # stops the generation (also when our caller stops reading)
         timings["generate_ms"] = (time.perf_counter() - generating) * 1000
         for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms"):
             timings[key] = stats.get(key, 0)

@@ -71,9 +71,10 @@ class FakeGenerator(Generator):
         self.prompts.append(messages)
         text = self.outputs.pop(0)
         stats["prompt_tokens"] = sum(approx_tokens(m["content"]) for m in messages)
-        pieces = re.findall(r"\S+\s*", text)
-        stats["completion_tokens"] = len(pieces)
-        yield from pieces
+        stats["completion_tokens"] = 0
+        for piece in re.findall(r"\S+\s*", text):
+            stats["completion_tokens"] += 1
+            yield piece
 
 
 @pytest.fixture(autouse=True)

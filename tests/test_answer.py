@@ -152,6 +152,20 @@ def test_a_last_sentence_cut_off_by_the_budget_is_dropped():
     assert answer("Talks were held in London [2]. China will approve licences [1]").text.endswith("[2]")
 
 
+def test_a_repeated_claim_or_two_unbacked_ones_in_a_row_stop_the_answer():
+    """The model looping or inventing: what follows is not read, and the stream is closed."""
+    looping = answer(
+        "Talks were held in London [2]. Talks were held in London [2]. China will approve licences."
+    )
+    assert looping.text == "Talks were held in London [1]."
+    assert looping.warnings == ["stopped reading the answer: the model repeated itself"]
+    inventing = answer(
+        "Talks were held in London. Prices rose 5%. Prices rose 7%. China will approve licences."
+    )
+    assert inventing.text == "Talks were held in London [1]."
+    assert inventing.warnings[-1] == "stopped reading the answer: 2 claims in a row had no backing"
+
+
 def test_abstention_phrasings_abstain_without_citations():
     for raw in (
         "The sources don't say.",
@@ -238,6 +252,15 @@ def test_whole_corpus_mode_reads_every_article_and_streams_checked_sentences(fak
     assert (
         final.timings["completion_tokens"] > 0 and final.timings["total_ms"] >= final.timings["retrieve_ms"]
     )
+
+
+def test_generation_stops_once_the_model_repeats_itself(fake_pipeline):
+    claim = "Ford halted production of the Explorer SUV [1]. "
+    pipeline, _ = fake_pipeline(claim * 3 + "Then many more words follow here " * 20)
+    answer = pipeline.ask("Which carmaker halted Explorer production?")
+    assert answer.text == claim.strip()
+    assert answer.timings["completion_tokens"] < 30  # the 100 words after the loop were never read
+    assert answer.warnings == ["stopped reading the answer: the model repeated itself"]
 
 
 def test_evidence_mode_numbers_the_retrieved_passages(fake_pipeline):

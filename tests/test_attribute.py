@@ -146,6 +146,24 @@ def test_a_number_is_not_grounded_by_an_unrelated_sentence_that_happens_to_hold_
     assert not found.kept and found.quotes == [cands[0]] and found.problems[0] == "10 not in its sources"
 
 
+def test_a_name_the_question_supplies_is_not_grounding_but_its_dates_and_numbers_are():
+    """x11 of the extra set: "What did the EU say?" must not let "The EU said …" pass on a quote
+    about someone else; "in June 2025" restated from a question is fine."""
+    cands = candidates("The deal is a necessary step for supply chains, analysts said.")
+    eu = check(
+        "The EU said the deal is a necessary step.", cands, [[1, 0]], [1, 0], question="What did the EU say?"
+    )
+    assert not eu.kept and eu.problems[0] == "EU not in its sources"
+    june = check(
+        "In June 2025 the deal was a necessary step.",
+        cands,
+        [[1, 0]],
+        [1, 0],
+        question="What was it in June 2025?",
+    )
+    assert june.kept
+
+
 def test_claims_with_ungrounded_terms_low_similarity_or_low_coverage_are_dropped():
     cands = candidates(TRUMP)
     invented = check("China shipped 10,000 tonnes of magnets in July.", cands, [[1, 0]], [1, 0])
