@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
+from .serving import free_port
 
 START_TIMEOUT_S = 300  # loading the 1.5B model takes about 10 s on two cores; a busy machine, more
 
@@ -32,12 +32,6 @@ class RunningServer:
     url: str  # ends in /v1, as RAG_LLM_URL
     api_key: str  # the server requires it: a stray client on this machine gets 401
     log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(settings: Settings, model: Path, port: int, api_key: str) -> list[str]:
