@@ -71,14 +71,33 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--limit", type=int, default=None, help="only the first N questions")
     bench.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<time>.json)")
 
-    for p in (models, pull, listing, check, index, search, ask, ev, bench):
+    load = sub.add_parser(
+        "loadtest", help="concurrent clients against the API over a model server, on loopback"
+    )
+    load.add_argument("--gold", type=Path, default=ROOT / "eval" / "dev.jsonl")
+    load.add_argument("--clients", type=int, default=8, help="clients asking at once")
+    load.add_argument("--questions", type=int, default=3, help="questions each client asks in turn")
+    load.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default bench/results/load-<time>.json)"
+    )
+
+    for p in (models, pull, listing, check, index, search, ask, ev, bench, load):
         _settings_flags(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss", "bm25s"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "openai",
+        "sentence_transformers",
+        "transformers",
+        "huggingface_hub",
+        "faiss",
+        "bm25s",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
@@ -215,6 +234,21 @@ def cmd_bench(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_loadtest(args, settings: Settings) -> int:
+    from . import loadtest
+    from .evaluate import load_gold
+
+    if args.clients < 1 or args.questions < 1:
+        raise ValueError("--clients and --questions must be 1 or more")
+    summary = loadtest.against_model_server(settings, load_gold(args.gold), args.clients, args.questions)
+    out = args.out or ROOT / "bench" / "results" / f"load-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(loadtest.format_report(summary))
+    print(f"\nresults: {out}")
+    return 1 if summary["failed"] or summary["wrong"] else 0
+
+
 COMMANDS = {
     "models": cmd_models,
     "index": cmd_index,
@@ -222,6 +256,7 @@ COMMANDS = {
     "ask": cmd_ask,
     "eval": cmd_eval,
     "bench": cmd_bench,
+    "loadtest": cmd_loadtest,
 }
 
 if __name__ == "__main__":
