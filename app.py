@@ -218,7 +218,11 @@ def main() -> None:
 
     from rag.pipeline import Pipeline  # the models and the index load on first use
 
-    uvicorn.run(serve_app(settings, Pipeline(settings)), host=settings.host, port=settings.port)
+    try:
+        app = serve_app(settings, Pipeline(settings))
+    except ValueError as e:  # e.g. a non-loopback host without RAG_API_KEY
+        raise SystemExit(f"error: {e}") from None
+    uvicorn.run(app, host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":
