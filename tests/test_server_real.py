@@ -114,6 +114,7 @@ def app_server(server_settings, tmp_path_factory):
         "RAG_HOST": "127.0.0.1",
         "RAG_PORT": str(port),
         "RAG_API_KEY": key,
+        "RAG_MAX_PARALLEL": "4",
         "RAG_LLM_URL": server_settings.llm_url,
         "RAG_LLM_API_KEY": server_settings.llm_api_key,
         "RAG_INDEX_DIR": str(server_settings.index_dir),
@@ -192,11 +193,13 @@ def test_api_refuses_a_bad_question_and_a_missing_key(api, app_server):
 
 
 def test_bounded_load_each_client_gets_its_own_right_answer(app_server, capsys):
-    """Four clients ask two questions each at once (the full 8 x 3 run is `rag loadtest`)."""
+    """Five clients ask at once, one more than RAG_MAX_PARALLEL, so one waits in line (the full
+    8 x 3 run is `rag loadtest`; here the answers are kept few, as each takes a while on a CPU)."""
     url, key = app_server
-    summary = loadtest.run(url, GOLD, clients=4, per_client=2, api_key=key)
+    summary = loadtest.run(url, GOLD, clients=5, per_client=1, api_key=key)
     with capsys.disabled():
         print("\nload through the app and the model server:\n" + loadtest.format_report(summary))
-    assert summary["requests"] == 8 and summary["failed"] == 0
-    assert [r["wrong"] for r in summary["results"]] == [""] * 8
+    assert summary["requests"] == 5 and summary["failed"] == 0
+    assert [r["wrong"] for r in summary["results"]] == [""] * 5
+    assert sum(r["queue_s"] > 1 for r in summary["results"]) == 1  # the fifth waited for a whole answer
     assert summary["latency_p95_s"] >= summary["latency_p50_s"] > 0
