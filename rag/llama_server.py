@@ -43,7 +43,7 @@ def command(settings: Settings, model: Path, port: int, api_key: str) -> list[st
         *("--model_alias", settings.llm_model, "--host", "127.0.0.1", "--port", str(port)),
         *("--n_threads", threads, "--n_threads_batch", threads, "--n_batch", "512"),
         *("--n_ctx", str(context_size(settings)), "--seed", str(settings.seed)),
-        *("--api_key", api_key, "--interrupt_requests", "False"),
+        *(f"--api_key={api_key}", "--interrupt_requests", "False"),  # "=": a key may start with "-"
     ]
 
 
