@@ -62,7 +62,13 @@ def server(tmp_path_factory):
         )
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "app.log"
-    env = {**os.environ, "RAG_HOST": "127.0.0.1", "RAG_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "RAG_HOST": "127.0.0.1",
+        "RAG_PORT": str(port),
+        "RAG_INDEX_DIR": str(tmp_path_factory.mktemp("index")),  # set up before conftest's per-test one
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "app.py")],
