@@ -1,4 +1,5 @@
-"""The chat page: ``build_app(settings, pipeline)`` wires gradio components to the pipeline.
+"""The chat page and the HTTP API in one process: ``build_app(settings, pipeline)`` wires gradio
+components to the pipeline, and ``serve_app`` mounts the page on the API of ``rag.api``.
 
 Run it with ``python app.py`` (``make run``); host and port come from
 ``Settings`` (``RAG_HOST``, ``RAG_PORT``). All HTML comes from ``rag.render``.
@@ -6,6 +7,7 @@ Run it with ``python app.py`` (``make run``); host and port come from
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from collections.abc import Iterator
@@ -14,9 +16,11 @@ from pathlib import Path
 import gradio as gr
 
 from rag import library, render
+from rag.api import available_models, create_app
 from rag.config import Settings, offline_env
 from rag.models import ModelError
 from rag.schema import Answer
+from rag.serving import Gate, Waiting, queued
 
 log = logging.getLogger("rag.app")
 
@@ -26,21 +30,28 @@ EXAMPLES = (
     "Which carmaker had to halt production because of the rare earth shortage?",
 )
 EMPTY_HINT = "Type a question about the articles first, or pick one of the examples below."
-PIPELINE_QUEUE = "pipeline"  # every event that runs the model shares this one-at-a-time queue
+PIPELINE_QUEUE = "pipeline"  # every event that runs the model shares this queue
 
 # What one step of an answer sets: question box, chat, plain-text history, status line.
 Update = tuple[str, list, list, str]
 
 
 def respond(
-    pipeline, message: str, chat: list | None, turns: list | None, model=None, k=None
+    pipeline,
+    message: str,
+    chat: list | None,
+    turns: list | None,
+    model=None,
+    k=None,
+    gate: Gate | None = None,
 ) -> Iterator[Update]:
     """Answer ``message`` and stream the chat as it grows.
 
     ``chat`` is what the Chatbot shows (rendered HTML); ``turns`` is the same
     conversation as plain ``{"role", "content"}`` messages, which is what the
-    pipeline gets as ``history`` for follow-up questions. Errors end up as a
-    readable message in the chat, never as an exception.
+    pipeline gets as ``history`` for follow-up questions. With a ``gate`` (shared
+    with the API) the question first waits for its turn, showing its place in line.
+    Errors end up as a readable message in the chat, never as an exception.
     """
     chat, turns = list(chat or []), list(turns or [])
     question = (message or "").strip()
@@ -53,8 +64,17 @@ def respond(
 
     pieces: list[str] = []
     answer: Answer | None = None
+
+    def start():
+        return pipeline.ask_stream(question, history=turns, model=model or None, k=_int_or_none(k))
+
     try:
-        for item in pipeline.ask_stream(question, history=turns, model=model or None, k=_int_or_none(k)):
+        for item in start() if gate is None else queued(gate, start):
+            if isinstance(item, Waiting):
+                if item.place:
+                    status = f"waiting: number {item.place} in line…"
+                    yield "", [*chat, _assistant(render.streaming_html(""))], turns, status
+                continue
             if isinstance(item, Answer):
                 answer = item
                 break
@@ -152,17 +172,15 @@ def remove_article(pipeline, doc_id: str | None) -> tuple:
     return render.change_html([], [doc_id], []), *_library_view(pipeline)
 
 
-def build_app(settings: Settings, pipeline) -> gr.Blocks:
-    """The chat page for ``pipeline``; launch it with ``launch(demo, settings)``."""
-    models = list(pipeline.models())
-    if settings.llm_model not in models:
-        models.insert(0, settings.llm_model)
+def build_app(settings: Settings, pipeline, gate: Gate | None = None) -> gr.Blocks:
+    """The chat page for ``pipeline``; answers take turns through ``gate`` (one at a time without one)."""
+    models = available_models(settings, pipeline)
 
     with gr.Blocks(title="Ask the articles", analytics_enabled=False) as demo:
         gr.Markdown(
             "## Ask the articles\nAnswers quote the indexed articles; open a citation to read its source."
         )
-        header = gr.Markdown(_index_state(pipeline), elem_id="rag-index")
+        header = gr.Markdown("loading the index…", elem_id="rag-index")  # filled on page load
         chatbot = gr.Chatbot(
             elem_id="rag-chat",
             height=560,
@@ -206,13 +224,13 @@ def build_app(settings: Settings, pipeline) -> gr.Blocks:
                 remove = gr.Button("Remove", variant="stop", elem_id="rag-remove", scale=1, min_width=80)
 
         def answer(message, chat, history, model_name, k):
-            yield from respond(pipeline, message, chat, history, model_name, k)
+            yield from respond(pipeline, message, chat, history, model_name, k, gate)
 
         run = {
             "fn": answer,
             "inputs": [question, chatbot, turns, model, top_k],
             "outputs": [question, chatbot, turns, status],
-            "concurrency_limit": 1,  # the model is not re-entrant: others wait in the queue
+            "concurrency_limit": gate.limit if gate else 1,  # in-process, the model is not re-entrant
             "concurrency_id": PIPELINE_QUEUE,
         }
         question.submit(**run, api_name="ask")
@@ -241,12 +259,19 @@ def build_app(settings: Settings, pipeline) -> gr.Blocks:
     return demo
 
 
-def launch(demo: gr.Blocks, settings: Settings) -> None:
-    """Serve on ``settings.host``/``settings.port`` only: never a share link."""
-    demo.queue(default_concurrency_limit=1).launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        share=False,
+def serve_app(settings: Settings, pipeline):
+    """The API with the chat page mounted at ``/``, as one ASGI app (the page and API share one gate)."""
+    api = create_app(settings, pipeline)  # refuses a non-loopback host without RAG_API_KEY
+    demo = build_app(settings, pipeline, api.state.gate).queue(default_concurrency_limit=api.state.gate.limit)
+
+    def login(_user: str, password: str) -> bool:  # the page asks for the key too, as the password
+        return hmac.compare_digest(password.encode(), settings.api_key.encode())
+
+    return gr.mount_gradio_app(
+        api,
+        demo,
+        path="/",
+        auth=login if settings.api_key else None,
         ssr_mode=False,
         css=render.PAGE_CSS,
         head=render.PAGE_HEAD,
@@ -257,11 +282,17 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     offline_env()
     settings = Settings.from_env()
-    from rag.pipeline import Pipeline  # heavy: loads the models and the index
+    import uvicorn
+
+    from rag.pipeline import Pipeline  # the models and the index load on first use
 
     pipeline = Pipeline(settings, progress=True)
+    try:
+        app = serve_app(settings, pipeline)
+    except ValueError as e:  # e.g. a non-loopback host without RAG_API_KEY
+        raise SystemExit(f"error: {e}") from None
     threading.Thread(target=_warm, args=(pipeline,), daemon=True).start()
-    launch(build_app(settings, pipeline), settings)
+    uvicorn.run(app, host=settings.host, port=settings.port)
 
 
 def _warm(pipeline) -> None:

@@ -98,14 +98,33 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--corpus-seed", type=int, default=0, help="seed of the generated articles")
     scale.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/scale-…)")
 
-    for p in (models, pull, listing, check, index, add, remove, listed, search, ask, ev, bench, scale):
+    load = sub.add_parser(
+        "loadtest", help="concurrent clients against the API over a model server, on loopback"
+    )
+    load.add_argument("--gold", type=Path, default=ROOT / "eval" / "dev.jsonl")
+    load.add_argument("--clients", type=int, default=8, help="clients asking at once")
+    load.add_argument("--questions", type=int, default=3, help="questions each client asks in turn")
+    load.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default bench/results/load-<time>.json)"
+    )
+
+    for p in (models, pull, listing, check, index, add, remove, listed, search, ask, ev, bench, scale, load):
         _settings_flags(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "sentence_transformers", "transformers", "huggingface_hub", "faiss", "bm25s"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "openai",
+        "sentence_transformers",
+        "transformers",
+        "huggingface_hub",
+        "faiss",
+        "bm25s",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # a broken PDF's reason is in the skip message
     args = build_parser().parse_args(argv)
@@ -310,6 +329,21 @@ def cmd_scale(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_loadtest(args, settings: Settings) -> int:
+    from . import loadtest
+    from .evaluate import load_gold
+
+    if args.clients < 1 or args.questions < 1:
+        raise ValueError("--clients and --questions must be 1 or more")
+    summary = loadtest.against_model_server(settings, load_gold(args.gold), args.clients, args.questions)
+    out = args.out or ROOT / "bench" / "results" / f"load-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(loadtest.format_report(summary))
+    print(f"\nresults: {out}")
+    return 1 if summary["failed"] or summary["wrong"] else 0
+
+
 COMMANDS = {
     "models": cmd_models,
     "index": cmd_index,
@@ -321,6 +355,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "bench": cmd_bench,
     "scale": cmd_scale,
+    "loadtest": cmd_loadtest,
 }
 
 if __name__ == "__main__":

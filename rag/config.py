@@ -52,8 +52,24 @@ class Settings:
     index_type: str = field(default="flat", metadata={"help": "'flat' (exact) or 'hnsw' (approximate)"})
     max_file_mb: float = field(default=5.0, metadata={"help": "larger corpus files are skipped"})
     seed: int = field(default=0, metadata={"help": "generation seed"})
-    host: str = field(default="127.0.0.1", metadata={"help": "address the chat page binds to"})
-    port: int = field(default=7860, metadata={"help": "port of the chat page"})
+    llm_url: str | None = field(
+        default=None,
+        metadata={
+            "help": "OpenAI-compatible model server (e.g. http://127.0.0.1:8080/v1); unset: in-process"
+        },
+    )
+    llm_api_key: str | None = field(
+        default=None, repr=False, metadata={"help": "bearer key for the model server at llm_url"}
+    )
+    llm_timeout: float = field(default=300.0, metadata={"help": "seconds to wait for the model server"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address the chat page and API bind to"})
+    port: int = field(default=7860, metadata={"help": "port of the chat page and API"})
+    api_key: str | None = field(
+        default=None, repr=False, metadata={"help": "bearer key the API requires (needed off loopback)"}
+    )
+    max_parallel: int = field(
+        default=4, metadata={"help": "answers run at once with a model server (in-process: always 1)"}
+    )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:

@@ -73,7 +73,7 @@ class Pipeline:
     ):
         self.settings = settings or Settings.from_env()
         self._embedder = embedder
-        self._generator_factory = generator_factory or self._llama
+        self._generator_factory = generator_factory or self._backend
         self._generators: dict[str, Generator] = {}
         self._progress = progress
         self._lock = threading.Lock()
@@ -135,6 +135,14 @@ class Pipeline:
             if name not in self._generators:
                 self._generators[name] = self._generator_factory(name)
             return self._generators[name]
+
+    def _backend(self, name: str) -> Generator:
+        """A model server when ``settings.llm_url`` is set, else the in-process model."""
+        if self.settings.llm_url:
+            from .openai_backend import OpenAIGenerator
+
+            return OpenAIGenerator.from_settings(self.settings, name)
+        return self._llama(name)
 
     def _llama(self, name: str) -> Generator:
         from .llm import LlamaGenerator

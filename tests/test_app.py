@@ -309,3 +309,48 @@ def test_index_writes_wait_in_the_answer_queue():
     writes = [f for f in demo.fns.values() if f.name in ("add", "drop")]
     assert len(writes) == 2
     assert {(f.concurrency_limit, f.concurrency_id) for f in writes} == {(1, app.PIPELINE_QUEUE)}
+
+
+def test_a_question_waiting_for_the_shared_gate_shows_its_place_in_line():
+    """The page and the API share one gate: while an API answer holds it, the page says so."""
+    from rag.serving import Gate
+
+    gate = Gate(1)
+    holder = gate.join()
+    threading.Timer(0.3, gate.leave, [holder]).start()
+    updates = list(app.respond(FakePipeline(), "q?", [], [], None, None, gate))
+    statuses = [status for *_, status in updates]
+    assert statuses[1] == "waiting: number 1 in line…"
+    assert statuses[-1] == "answered in 2.5 s from 1 source"
+    assert gate.load() == {"running": 0, "waiting": 0, "limit": 1}
+
+
+def test_with_a_model_server_the_page_runs_as_many_answers_as_the_gate_allows():
+    from rag.serving import Gate
+
+    settings = Settings(llm_url="http://127.0.0.1:9/v1")
+    demo = app.build_app(settings, FakePipeline(), Gate(3))
+    answering = [f for f in demo.fns.values() if f.name == "answer"]
+    assert {f.concurrency_limit for f in answering} == {3}
+    dropdown = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "rag-model")
+    assert [c[1] for c in dropdown.choices] == [settings.llm_model]  # local files mean nothing to a server
+
+
+@pytest.mark.parametrize("key", [None, "s3cret"])
+def test_page_and_api_are_one_app_and_a_key_guards_both(key):
+    """With RAG_API_KEY the page logs in with the key as password; the API wants it as a bearer token."""
+    import httpx
+
+    from rag.serving import serve_in_thread
+
+    with serve_in_thread(app.serve_app(Settings(api_key=key), FakePipeline())) as url:
+        client = httpx.Client(base_url=url, timeout=30)
+        page = client.get("/")
+        config_before = client.get("/config").status_code
+        asked = client.post("/v1/ask", json={"question": "q?"}).status_code
+        if key:
+            assert client.post("/login", data={"username": "any", "password": "wrong"}).status_code == 400
+            assert client.post("/login", data={"username": "any", "password": key}).status_code == 200
+        config_after = client.get("/config").status_code
+    assert page.status_code == 200 and "<html" in page.text
+    assert (config_before, asked, config_after) == ((401, 401, 200) if key else (200, 200, 200))

@@ -106,7 +106,8 @@ def app_server(log_path: Path, **env: str):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("server") / "app.log") as url:
+    logs = tmp_path_factory.mktemp("server")  # its own index: the per-test one is not set up yet
+    with app_server(logs / "app.log", RAG_INDEX_DIR=str(logs / "index")) as url:
         yield url
 
 

@@ -49,3 +49,21 @@ def test_yes_no_settings_read_words_not_truthiness(raw, value):
 def test_a_bad_yes_no_value_names_the_variable():
     with pytest.raises(ValueError, match="RAG_VERIFY_CLAIMS='maybe'"):
         Settings.from_env({"RAG_VERIFY_CLAIMS": "maybe"})
+
+
+def test_serving_settings_come_from_the_environment_and_keys_stay_out_of_reprs():
+    s = Settings.from_env(
+        {
+            "RAG_LLM_URL": "http://127.0.0.1:8080/v1",
+            "RAG_MAX_PARALLEL": "3",
+            "RAG_API_KEY": "k1",
+            "RAG_LLM_API_KEY": "k2",
+        }
+    )
+    assert (s.llm_url, s.max_parallel, s.api_key, s.llm_api_key) == (
+        "http://127.0.0.1:8080/v1",
+        3,
+        "k1",
+        "k2",
+    )
+    assert "k1" not in repr(s) and "k2" not in repr(s)
