@@ -45,7 +45,7 @@ class Settings:
     evidence_tokens: int = field(default=700, metadata={"help": "token budget for evidence in the prompt"})
     answer_tokens: int = field(default=256, metadata={"help": "most tokens a generated answer may have"})
     verify_claims: bool = field(
-        default=False, metadata={"help": "also ask the model whether each claim's quotes state it (slower)"}
+        default=True, metadata={"help": "also ask the model whether each claim's quotes state it"}
     )
     chunk_tokens: int = field(default=120, metadata={"help": "token budget of one chunk"})
     chunk_overlap: int = field(default=1, metadata={"help": "sentences shared by neighbouring chunks"})

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .kvprefix import PinReport, PrefixCache
+from .kvprefix import PinReport, PrefixCache, common_prefix
 
 Messages = list[dict[str, str]]
+JUDGE_CTX = 2048  # the claim check's context: a claim and its one or two quoted sentences
 
 
 class Generator:
@@ -74,16 +75,22 @@ class LlamaGenerator(Generator):
         self.n_threads, self.n_ctx, self.seed = n_threads, n_ctx, seed
         self.fingerprint = fingerprint or f"{self.path.name}:{self.path.stat().st_size}"
 
-    def _loaded(self) -> _Loaded:
-        """The process-wide model for this file, its generation lock and its prefix cache."""
-        key = (str(self.path), self.n_threads, self.n_ctx)
+    def _loaded(self, n_ctx: int | None = None) -> _Loaded:
+        """The process-wide model for this file and context size, its lock and its prefix cache.
+
+        Answers use a context of ``n_ctx``; the claim check uses a small one of its own
+        (JUDGE_CTX), so it can run while an answer is being written without touching it.
+        The weights are memory-mapped, so a second context costs its KV cache, not a copy.
+        """
+        n_ctx = n_ctx or self.n_ctx
+        key = (str(self.path), self.n_threads, n_ctx)
         with _LOAD_LOCK:
             if key not in _LOADED:
                 from llama_cpp import Llama
 
                 model = Llama(
                     model_path=str(self.path),
-                    n_ctx=self.n_ctx,
+                    n_ctx=n_ctx,
                     n_threads=self.n_threads,
                     n_threads_batch=self.n_threads,
                     n_batch=512,
@@ -110,16 +117,19 @@ class LlamaGenerator(Generator):
         with loaded.lock:
             return loaded.prefix.pin(tokens, store, progress)
 
-    def judge(self, messages: Messages) -> float:
-        """Read the prompt and compare the logits of "yes" and "no" as the reply's first token."""
+    def judge(self, messages: Messages) -> float | None:
+        """Read the prompt in the judge's own context and compare the logits of "yes" and "no"
+        as the reply's first token; None when the prompt does not fit that context."""
         import numpy as np
 
-        loaded = self._loaded()
+        loaded = self._loaded(JUDGE_CTX)
         tokens, _ = self.tokens(messages)
+        if len(tokens) >= JUDGE_CTX:
+            return None
         with loaded.lock:
             llm = loaded.llm
-            shared = loaded.prefix.restore(tokens)
-            llm._ctx.kv_cache_seq_rm(-1, shared, -1)
+            shared = min(common_prefix(llm._input_ids.tolist(), tokens), len(tokens) - 1)
+            llm._ctx.kv_cache_seq_rm(-1, shared, -1)  # what the last check shares with this one stays
             llm.n_tokens = shared
             llm.eval(tokens[shared:])
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))

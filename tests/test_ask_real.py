@@ -38,12 +38,9 @@ def test_citations_are_verified_quotes_from_the_files(china_answer):
     assert china_answer.timings["prompt_tokens"] > 0 and china_answer.timings["ttft_ms"] > 0
 
 
-@pytest.mark.xfail(
-    reason="the evidence for d01 lacks the concessions (worded 'in return, the US agreed to ease…'), "
-    "so the answer names at most the restrictions",
-    strict=False,
-)
 def test_us_concessions_name_two_gold_facts(us_answer):
+    """Reading every article, the model finds the concessions retrieval used to miss (worded
+    "in return, the US agreed to ease … jet engine parts and ethane")."""
     print(us_answer.to_markdown())
     assert sum(fact_hit(us_answer.text, f) for f in DEV["d01"]["facts"]) >= 2
 
@@ -53,9 +50,16 @@ def test_off_topic_question_abstains(real_pipeline):
     assert answer.abstained and answer.citations == [] and "don't say" in answer.text
 
 
+def test_an_invented_number_is_never_shown(real_pipeline):
+    """The issue's example: nothing in the articles says how many tonnes China shipped in July."""
+    answer = real_pipeline.ask("How many tonnes of rare earth magnets did China ship to the US in July 2025?")
+    print(answer.to_markdown(), answer.warnings)
+    assert answer.abstained and answer.citations == []
+
+
 def test_follow_up_retrieves_and_cites_chinas_commitments(real_pipeline):
-    """The first turn's answer is fixed to what the articles say: the model's own answer to d01
-    misreads its evidence (see the xfail above), and a follow-up inherits what it is told."""
+    """The first turn's answer is fixed to what the articles say, so the follow-up does not
+    depend on the model's own first answer."""
     history = [
         {"role": "user", "content": DEV["d01"]["question"]},
         {"role": "assistant", "content": "The US will begin rolling back several restrictive measures [1]."},
@@ -74,3 +78,22 @@ def test_stream_yields_text_before_the_answer(real_pipeline):
     *pieces, final = items
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert final.citations and fact_hit(final.text, DEV["d06"]["facts"][0])
+
+
+def test_the_claim_check_tells_a_stated_claim_from_a_misattributed_one(real_pipeline):
+    """x05 of the extra set: the quote says Trump claimed a ceasefire agreement awaited signatures;
+    it does not say he called the agreement a temporary ceasefire (Song Wendi did)."""
+    from rag.pipeline import judged
+
+    generator = real_pipeline.generator()
+    quote = (
+        "Adding to the complexity, former U.S. President Trump stated on social media that China would "
+        "supply “all magnets and necessary rare earths” to the united States, claiming a trade ceasefire "
+        "agreement was awaiting final signatures."
+    )
+    stated = judged(
+        generator, "Trump said China would supply all magnets and necessary rare earths.", [quote]
+    )
+    wrong = judged(generator, "President Donald Trump called the agreement a temporary ceasefire.", [quote])
+    print(stated, wrong)
+    assert stated > 0.5 > wrong

@@ -1,4 +1,4 @@
-"""Quality gate: the whole dev gold set through the real default model at temperature 0."""
+"""Quality gates: the dev and extra gold sets through the real default model at temperature 0."""
 
 from __future__ import annotations
 
@@ -8,24 +8,40 @@ from rag import evaluate
 
 from .conftest import ROOT, SEEDS
 
+pytestmark = pytest.mark.real
 
-@pytest.mark.real
-def test_dev_set_quality_gate(real_pipeline, tmp_path, capsys):
-    """Thresholds sit at or just under the scores measured when this gate was set (fact recall
-    0.79, abstention accuracy 1.0, citation validity 1.0, no must-not hit), so a change that
-    makes answers worse fails here. Fact recall is allowed one question's swing below the
-    measured value, which is itself below the 0.80 the project aims for: see the README's
-    "Known limits"."""
-    gold = evaluate.load_gold(ROOT / "eval" / "dev.jsonl")
+
+def run(real_pipeline, name: str, tmp_path, capsys) -> dict:
+    gold = evaluate.load_gold(ROOT / "eval" / f"{name}.jsonl")
     report = evaluate.evaluate(gold, real_pipeline.ask, SEEDS, progress=False)
     evaluate.write_report(report, tmp_path)
-    summary = report["summary"]
     with capsys.disabled():  # the summary belongs in the test output, pass or fail
-        print("\ndev set:\n" + evaluate.summary_table(summary))
-    assert set(summary) == set(evaluate.SUMMARY_KEYS)
+        print(f"\n{name} set:\n" + evaluate.summary_table(report["summary"]))
+    assert set(report["summary"]) == set(evaluate.SUMMARY_KEYS)
+    return report["summary"]
+
+
+def test_dev_set_quality_gate(real_pipeline, tmp_path, capsys):
+    """Honesty is gated exactly: every quote verbatim, no number or name outside its quotes, no
+    must-not phrase, every unanswerable question abstained. Fact recall was 0.83 when this gate
+    was set; it may swing by one question's facts below that."""
+    summary = run(real_pipeline, "dev", tmp_path, capsys)
     assert summary["citation_validity"] == 1.0
+    assert summary["ungrounded_claims"] == 0
     assert summary["must_not_violations"] == 0
     assert summary["abstention_accuracy"] == 1.0
-    assert summary["fact_recall"] >= 0.70
+    assert summary["citation_support"] >= 0.95
+    assert summary["fact_recall"] >= 0.75
     assert summary["retrieval_source_recall"] >= 0.9
-    assert not [q["answer"] for q in report["questions"] if "passage" in q["answer"].lower()]
+
+
+def test_extra_set_quality_gate(real_pipeline, tmp_path, capsys):
+    """Questions written after the dev set, thirteen of them unanswerable and worded to invite a
+    number or a name. One of them ("Which mine in Myanmar…?") still gets a true, quoted answer
+    that does not name the mine, so abstention accuracy sits at 0.95."""
+    summary = run(real_pipeline, "extra", tmp_path, capsys)
+    assert summary["citation_validity"] == 1.0
+    assert summary["ungrounded_claims"] == 0
+    assert summary["must_not_violations"] == 0
+    assert summary["abstention_accuracy"] >= 0.9
+    assert summary["fact_recall"] >= 0.75
