@@ -270,7 +270,11 @@ class Pipeline:
         for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms"):
             timings[key] = stats.get(key, 0)
         cut_off = stats.get("completion_tokens", 0) >= self.settings.answer_tokens
+        shown = len(builder.kept)
         answer = builder.finish(raw, generator.name, timings, cut_off)
+        if not answer.abstained:
+            for sentence in builder.kept[shown:]:  # the last sentence completes only at the end
+                yield sentence + " "
         self._remember(question, answer.text, prompt.messages[-1], raw)
         yield finish(answer)
 
@@ -312,9 +316,9 @@ class Pipeline:
         )
 
 
-def judged(generator: Generator, claim: str, quotes: list[str]) -> float | None:
-    """The generator's P(yes) that ``quotes`` state ``claim``."""
-    return generator.judge(prompts.verify_messages(claim, quotes))
+def judged(generator: Generator, claim: str, quotes: list[str], dated: str = "") -> float | None:
+    """The generator's P(yes) that ``quotes``, from articles published ``dated``, state ``claim``."""
+    return generator.judge(prompts.verify_messages(claim, quotes, dated))
 
 
 def fingerprint(path) -> str:

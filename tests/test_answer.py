@@ -101,8 +101,8 @@ def test_a_claim_the_model_judges_unstated_is_dropped_when_verifying():
     """The judge sees the claim and its quotes; a low P(yes) drops a claim that passed grounding."""
     seen = []
 
-    def verify(claim, quotes):
-        seen.append((claim, quotes))
+    def verify(claim, quotes, dated):
+        seen.append((claim, quotes, dated))
         return 0.1 if "eased" in claim else 0.9
 
     with_judge = dataclasses.replace(sources(), verify=verify)
@@ -110,7 +110,8 @@ def test_a_claim_the_model_judges_unstated_is_dropped_when_verifying():
     a = AnswerBuilder("What was agreed?", with_judge, ANY_TOPIC).finish(raw, "fake", {})
     assert a.text == "China will approve licences [1]."
     assert "the model judges that its quotes do not state it (p=0.10)" in a.warnings[0]
-    assert seen[0] == ("The US eased curbs on ethane.", ["The US will ease curbs on ethane."])
+    quotes = ["The US will ease curbs on ethane."]
+    assert seen[0] == ("The US eased curbs on ethane.", quotes, "June 28, 2025")  # with the date line
 
 
 def test_a_claim_not_about_the_question_is_dropped():
@@ -252,6 +253,13 @@ def test_whole_corpus_mode_reads_every_article_and_streams_checked_sentences(fak
     assert (
         final.timings["completion_tokens"] > 0 and final.timings["total_ms"] >= final.timings["retrieve_ms"]
     )
+
+
+def test_a_one_sentence_answer_is_streamed_before_the_answer_too(fake_pipeline):
+    """The last sentence is known complete only when the model stops; it is still sent as text."""
+    pipeline, _ = fake_pipeline("Ford halted production of the Explorer SUV [1].")
+    *pieces, final = list(pipeline.ask_stream("Which carmaker halted Explorer production?"))
+    assert pieces == [final.text + " "] and not final.abstained
 
 
 def test_generation_stops_once_the_model_repeats_itself(fake_pipeline):
