@@ -90,12 +90,17 @@ class Sources:
     documents: dict[str, Document]
     embed: Callable[[list[str]], np.ndarray]
     common: Callable[[str], bool]  # is this lower-case word common in the corpus (not a name)?
-    verify: Callable[[str, list[str]], float | None] | None = None  # P(the quotes state the claim)
+    verify: Callable[[str, list[str], str], float | None] | None = None  # P(quotes, dated, state claim)
 
     def headline(self, doc_id: str) -> str:
         """The article's headline and date line, which count as grounding."""
         doc = self.documents[doc_id]
         return headline(doc.title, doc.published)
+
+    def dated(self, quotes: list[Candidate]) -> str:
+        """When the quotes' articles were published: ``"June 11, 2025"`` ("" if unknown)."""
+        days = dict.fromkeys(self.documents[q.doc_id].published for q in quotes)
+        return " and ".join(f"{d:%B} {d.day}, {d.year}" for d in days if d)
 
 
 class AnswerBuilder:
@@ -152,11 +157,12 @@ class AnswerBuilder:
             common=self.sources.common,
             hints=cited,
             question_vector=self.question_vector,
+            embed=self.sources.embed,
             rules=self.rules,
         )
         self.attributions.append(result)
         if result.kept and self.sources.verify is not None and not result.copied(self.rules):
-            p = self.sources.verify(bare, [q.text for q in result.quotes])
+            p = self.sources.verify(bare, [q.text for q in result.quotes], self.sources.dated(result.quotes))
             if p is not None and p < self.rules.min_entailment:
                 result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
         if not result.kept:

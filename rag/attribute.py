@@ -173,7 +173,8 @@ def negated(text: str) -> bool:
 
 # -- what a question asks for -----------------------------------------------------------
 # A question asking for an amount is not answered by sentences without a figure, nor one
-# asking when by sentences without a date or time, however well quoted they are.
+# asking when by sentences without a date or time, however well quoted they are ("later"
+# and "earlier" order events without placing them in time).
 KINDS = {
     "an amount": (
         re.compile(
@@ -191,7 +192,7 @@ KINDS = {
         ),
         re.compile(
             r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|"
-            r"satur|sun)day\b|\b(?:today|yesterday|tomorrow|week|month|year|ago|earlier|later|soon|spring|"
+            r"satur|sun)day\b|\b(?:today|yesterday|tomorrow|weeks?|months?|years?|ago|soon|spring|"
             r"summer|autumn|winter)\b",
             re.IGNORECASE,
         ),
@@ -226,7 +227,11 @@ def _stemmer():
 
 def content_terms(text: str) -> set[str]:
     """Stemmed words that carry meaning: ``"The licences expired"`` -> ``{"licenc", "expir"}``."""
-    words = [w for w in _WORD.findall(canonical(text).lower()) if w not in STOPWORDS and len(w) > 1]
+    words = [
+        w
+        for w in _WORD.findall(canonical(text).lower())
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
     return set(_stemmer().stemWords(words))
 
 
@@ -241,6 +246,20 @@ def coverage(claim: str, support: str, given: str = "") -> float:
     new = terms - content_terms(given)
     terms = new or terms
     return len(terms & content_terms(support)) / len(terms) if terms else 1.0
+
+
+_CLAUSE_END = re.compile(r"[,;:]\s+|\s+[—–-]+\s+|—")
+
+
+def clauses(sentence: str) -> list[str]:
+    """Spans of one or two consecutive clauses, for a claim that restates part of a long
+    sentence: ``"The call, held on 5 June, paved the way."`` -> ``["The call", "The call, held
+    on 5 June", "held on 5 June", …]``. Empty for a sentence of one clause."""
+    cuts = [0, *(m.end() for m in _CLAUSE_END.finditer(sentence)), len(sentence)]
+    if len(cuts) < 3:
+        return []
+    spans = [(cuts[i], cuts[j]) for i in range(len(cuts) - 1) for j in (i + 1, i + 2) if j < len(cuts)]
+    return [t for t in (sentence[a:b].strip(" ,;:—–-") for a, b in spans) if any(c.isalnum() for c in t)]
 
 
 # -- attribution ---------------------------------------------------------------------------
@@ -286,6 +305,7 @@ class Attribution:
     quotes: list[Candidate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # empty: the claim is kept
     similarity: float = 0.0  # of the best quote
+    part_similarity: float = 0.0  # of the best quote's closest clauses (see ``clauses``)
     coverage: float = 0.0  # of what the claim adds to the question, by its quotes
     relevance: float = 0.0  # similarity of the claim to the question
 
@@ -309,6 +329,7 @@ def attribute(
     common: Callable[[str], bool],
     hints: Sequence[int] = (),
     question_vector: np.ndarray | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
     rules: Rules = RULES,
 ) -> Attribution:
     """The quotes that back ``claim``, and what is wrong with it if anything.
@@ -318,9 +339,10 @@ def attribute(
     quote; while the claim has numbers or names its quotes lack, the next-ranked candidate
     that holds some of them and is itself similar enough to the claim is added. The
     claim is kept when every number and name is grounded (quotes, question, or the cited
-    articles' ``headline(doc_id)``), its best quote is similar enough, the quotes hold
+    articles' ``headline(doc_id)``), its best quote is similar enough, that grounding holds
     enough of what the claim adds to the question, and (given ``question_vector``) the
-    claim is about the question.
+    claim is about the question. A long quote whose whole is not similar enough may still
+    be, in the clauses the claim restates, given ``embed``.
     """
     result = Attribution(claim)
     if not candidates:
@@ -353,10 +375,13 @@ def attribute(
         result.problems.append(f"{', '.join(missing)} not in its sources")
     if negated(claim) != negated(quoted()):
         result.problems.append("it says no where its quotes say yes, or yes where they say no")
-    result.similarity = float(similarity[best])
-    result.coverage = coverage(claim, quoted(), given=question)
-    if result.similarity < rules.min_similarity:
-        result.problems.append(f"no source sentence states it (best similarity {result.similarity:.2f})")
+    result.similarity = result.part_similarity = float(similarity[best])
+    parts = clauses(candidates[best].text) if embed and result.similarity < rules.min_similarity else []
+    if parts:
+        result.part_similarity = max(result.similarity, float(np.max(embed(parts) @ claim_vector)))
+    result.coverage = coverage(claim, grounding(), given=question)
+    if result.part_similarity < rules.min_similarity:
+        result.problems.append(f"no source sentence states it (best similarity {result.part_similarity:.2f})")
     if result.coverage < rules.min_coverage:
         result.problems.append(f"its sources hold only {result.coverage:.0%} of what it adds to the question")
     if question_vector is not None:

@@ -61,10 +61,12 @@ def corpus_messages(system: dict[str, str], question: str, history: list[dict] =
     return [system, *history, _question(question, "", "article")]
 
 
-def verify_messages(claim: str, quotes: list[str]) -> list[dict[str, str]]:
-    """Ask whether the quotes state the claim (a yes/no judged from the logits)."""
+def verify_messages(claim: str, quotes: list[str], dated: str = "") -> list[dict[str, str]]:
+    """Ask whether the quotes state the claim (a yes/no judged from the logits). With the
+    articles' date line (``dated``), a claim may take the year from it, as grounding allows."""
     quote = " ".join(" ".join(q.split()) for q in quotes)
-    user = template("verify").substitute(quote=quote, claim=claim.strip())
+    published = f" published {dated}" if dated else ""
+    user = template("verify").substitute(quote=quote, claim=claim.strip(), published=published)
     return [
         {"role": "system", "content": "You check claims against quotes."},
         {"role": "user", "content": user},

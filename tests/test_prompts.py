@@ -43,6 +43,12 @@ SYSTEM = prompts.corpus_system(
         ("evidence", prompts.evidence_messages("What did China commit to? ", EVIDENCE)),
         ("corpus", prompts.corpus_messages(SYSTEM, "What did China commit to? ", HISTORY)),
         ("rewrite", prompts.rewrite_messages("And in return?", HISTORY)),
+        (
+            "verify",
+            prompts.verify_messages(
+                "They spoke on June 5, 2025.", ["The call,\n on June 5."], "June 11, 2025"
+            ),
+        ),
     ],
 )
 def test_rendered_prompt_matches_golden(name, messages):
