@@ -15,7 +15,7 @@ from rag import textstore
 
 from .conftest import SEEDS
 from .files import GALLIUM, TIN_PAGE, news_html, print_pdf, tiny_pdf
-from .test_app_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, app_server, squash
+from .test_app_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, app_server, log_tail, squash
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
@@ -28,9 +28,14 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(corpus, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("upload-server")
-    with app_server(logs / "app.log", RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(logs / "index")) as url:
+def app_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("upload-server") / "app.log"
+
+
+@pytest.fixture(scope="module")
+def server(corpus, app_log):
+    index = app_log.parent / "index"
+    with app_server(app_log, RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(index)) as url:
         yield url
 
 
@@ -45,7 +50,29 @@ def browser(server):
         chromium.close()
 
 
-def test_upload_then_ask_then_remove(browser, server, corpus, tmp_path):
+REPORT = "#rag-library-note .rag-change, #rag-library-note .rag-notice"  # not gradio's progress
+
+
+def report_text(page) -> str:
+    return page.evaluate(f"() => document.querySelector('{REPORT}')?.innerText.trim() ?? ''")
+
+
+def outcome(page, before: str, app_log) -> str:
+    """The library note once the page has replaced ``before`` with what an upload or removal
+    did (added, removed, skipped or failed), with the app's log for a failing assertion."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    try:
+        page.wait_for_function(
+            f"before => (document.querySelector('{REPORT}')?.innerText.trim() ?? '') !== before",
+            arg=before,
+            timeout=INDEXING_TIMEOUT_MS,
+        )
+    except sync_api.TimeoutError:
+        pytest.fail(f"the page reported nothing in {INDEXING_TIMEOUT_MS / 1000:.0f} s:\n{log_tail(app_log)}")
+    return f"{squash(report_text(page))}\n--- app log ---\n{log_tail(app_log)}"
+
+
+def test_upload_then_ask_then_remove(browser, server, corpus, app_log, tmp_path):
     """Two good files and a scanned PDF are dropped on the page: the good ones are listed and
     indexed, the scan is named with its reason; a question about the news page is answered
     with a highlighted verbatim quote; removing the page takes it off the list."""
@@ -61,9 +88,8 @@ def test_upload_then_ask_then_remove(browser, server, corpus, tmp_path):
     page.locator("#rag-library").get_by_text("Articles").first.click()
     page.locator("#rag-upload input[type=file]").set_input_files([str(p) for p in sorted(files.iterdir())])
 
-    note = page.locator("#rag-library-note")
-    note.get_by_text("Added 2 articles").wait_for(timeout=INDEXING_TIMEOUT_MS)
-    assert "scan.pdf: the PDF has no text layer" in squash(note.inner_text())
+    added = outcome(page, "", app_log)
+    assert "Added 2 articles" in added and "scan.pdf: the PDF has no text layer" in added, added
     articles = page.locator("#rag-articles")
     assert "Gallium deal signed in Oslo" in articles.inner_text()
     assert "Tin mine reopens in Bolivia" in articles.inner_text()
@@ -89,10 +115,14 @@ def test_upload_then_ask_then_remove(browser, server, corpus, tmp_path):
     assert squash(mark.inner_text()) == quotes[ours[0]]
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
 
-    page.locator("#rag-remove-choice input").click()
+    before = report_text(page)
+    choice = page.locator("#rag-remove-choice input")
+    choice.click()
+    choice.fill("Gallium")  # the dropdown filters its options by what is typed
     page.get_by_role("option", name="Gallium deal signed in Oslo", exact=False).first.click()
     page.locator("#rag-remove").click()
-    note.get_by_text("Removed gallium.").wait_for(timeout=INDEXING_TIMEOUT_MS)
+    removed = outcome(page, before, app_log)
+    assert "Removed gallium." in removed, removed
     assert "Gallium deal signed in Oslo" not in articles.inner_text()
     assert (corpus / ".rag" / "trash" / "gallium.html").exists()
     page.close()
