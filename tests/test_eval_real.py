@@ -24,7 +24,8 @@ def run(real_pipeline, name: str, tmp_path, capsys) -> dict:
 def test_dev_set_quality_gate(real_pipeline, tmp_path, capsys):
     """Honesty is gated exactly: every quote verbatim, no number or name outside its quotes, no
     must-not phrase, every unanswerable question abstained. Fact recall was 0.83 when this gate
-    was set; it may swing by one question's facts below that."""
+    was set and 0.90 since the clause-level comparison; the bar leaves room for a CPU whose
+    arithmetic words an answer differently."""
     summary = run(real_pipeline, "dev", tmp_path, capsys)
     assert summary["citation_validity"] == 1.0
     assert summary["ungrounded_claims"] == 0
