@@ -90,7 +90,8 @@ class Sources:
     documents: dict[str, Document]
     embed: Callable[[list[str]], np.ndarray]
     common: Callable[[str], bool]  # is this lower-case word common in the corpus (not a name)?
-    verify: Callable[[str, list[str], str], float | None] | None = None  # P(quotes, dated, state claim)
+    # P(yes) that the quotes, from articles published on the date given, state the claim
+    verify: Callable[[str, list[str], str], float | None] | None = None
 
     def headline(self, doc_id: str) -> str:
         """The article's headline and date line, which count as grounding."""

@@ -306,7 +306,7 @@ class Attribution:
     problems: list[str] = field(default_factory=list)  # empty: the claim is kept
     similarity: float = 0.0  # of the best quote
     part_similarity: float = 0.0  # of the best quote's closest clauses (see ``clauses``)
-    coverage: float = 0.0  # of what the claim adds to the question, by its quotes
+    coverage: float = 0.0  # of what the claim adds to the question, by its grounding
     relevance: float = 0.0  # similarity of the claim to the question
 
     @property
