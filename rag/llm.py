@@ -75,15 +75,17 @@ class LlamaGenerator(Generator):
         self.n_threads, self.n_ctx, self.seed = n_threads, n_ctx, seed
         self.fingerprint = fingerprint or f"{self.path.name}:{self.path.stat().st_size}"
 
-    def _loaded(self, n_ctx: int | None = None) -> _Loaded:
-        """The process-wide model for this file and context size, its lock and its prefix cache.
+    def _loaded(self, role: str = "answer") -> _Loaded:
+        """The process-wide model for this file, context size and ``role``, its lock and its
+        prefix cache.
 
-        Answers use a context of ``n_ctx``; the claim check uses a small one of its own
-        (JUDGE_CTX), so it can run while an answer is being written without touching it.
-        The weights are memory-mapped, so a second context costs its KV cache, not a copy.
+        Answers use a context of ``n_ctx``; the claim check ("judge") uses a small one of its
+        own (JUDGE_CTX), so it can run while an answer is being written without touching it,
+        even when both sizes are equal. The weights are memory-mapped, so a second context
+        costs its KV cache, not a copy.
         """
-        n_ctx = n_ctx or self.n_ctx
-        key = (str(self.path), self.n_threads, n_ctx)
+        n_ctx = JUDGE_CTX if role == "judge" else self.n_ctx
+        key = (str(self.path), self.n_threads, n_ctx, role)
         with _LOAD_LOCK:
             if key not in _LOADED:
                 from llama_cpp import Llama
@@ -122,7 +124,7 @@ class LlamaGenerator(Generator):
         as the reply's first token; None when the prompt does not fit that context."""
         import numpy as np
 
-        loaded = self._loaded(JUDGE_CTX)
+        loaded = self._loaded("judge")
         tokens, _ = self.tokens(messages)
         if len(tokens) >= JUDGE_CTX:
             return None

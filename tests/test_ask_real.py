@@ -97,3 +97,24 @@ def test_the_claim_check_tells_a_stated_claim_from_a_misattributed_one(real_pipe
     wrong = judged(generator, "President Donald Trump called the agreement a temporary ceasefire.", [quote])
     print(stated, wrong)
     assert stated > 0.5 > wrong
+
+
+@pytest.mark.parametrize("context", ["corpus", "evidence"])
+def test_the_claim_check_runs_while_an_answer_is_being_written(real_settings, context):
+    """Claims are judged between the answer's tokens. In evidence mode the answer's context is
+    as small as the judge's; sharing one (and its lock) hung the first judged claim."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.pipeline import Pipeline, judged
+
+    generator = Pipeline(real_settings.with_(context=context)).generator()
+    stream = generator.stream([{"role": "user", "content": "Count from one to ten."}], 16, {})
+    pool = ThreadPoolExecutor(1)
+    try:
+        assert next(stream)  # the answer's context is now held until the stream ends
+        check = pool.submit(judged, generator, "Ford halted production.", ["Ford halted production."])
+        p = check.result(timeout=120)  # a hung check raises here
+    finally:
+        stream.close()  # frees the answer's context, so a hung check ends too
+        pool.shutdown()
+    assert p > 0.5
