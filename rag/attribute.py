@@ -50,8 +50,10 @@ STOPWORDS = frozenset(
     " so such only own same both each few other some any all said says say".split()
 )
 
+DURATIONS = ("minute", "hour", "day", "week", "month", "year")
 _NUMBER = re.compile(
-    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?(?:\s*(" + "|".join(SCALES) + r")\b)?",
+    r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?(?:\s*(" + "|".join(SCALES) + r")\b)?"
+    r"(?:[\s-]+(" + "|".join(DURATIONS) + r")s?\b)?",
     re.IGNORECASE,
 )
 DATE_NAME = re.compile(
@@ -84,19 +86,19 @@ def numbers(text: str) -> set[str]:
     """The numeric values in ``text``, normalised so that equal amounts compare equal.
 
     ``"10,000 tonnes, up 60.3%, six months, $1.2 billion, 2025"`` ->
-    ``{"10000", "60.3", "6", "1200000000", "2025"}``. Different figures never match:
-    ``"7,742.2"`` is not ``"353"``.
+    ``{"10000", "60.3", "6 month", "1200000000", "2025"}``. Different figures never match:
+    ``"7,742.2"`` is not ``"353"``. A duration keeps its unit, so "six-month licences"
+    grounds "valid for six months" but not "six licences".
     """
     found = set()
-    for m in _NUMBER.finditer(text):
+    for m in _NUMBER.finditer(number_words(text)):
         try:
             value = Decimal(m.group(1).replace(",", "") + (m.group(2) or ""))
         except InvalidOperation:
             continue
         if m.group(3):
             value = value.scaleb(SCALES[m.group(3).lower()])
-        found.add(_plain(value))
-    found |= {NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text)}
+        found.add(f"{_plain(value)} {m.group(4).lower()}" if m.group(4) else _plain(value))
     return found
 
 
@@ -143,7 +145,7 @@ def absent(claim_numbers: set[str], claim_names: set[str], grounding: str) -> li
     """Which of a claim's numbers and names ``grounding`` lacks (numbers first, each sorted)."""
     have = canonical(grounding)
     folded = have.casefold()
-    missing = sorted(claim_numbers - numbers(have), key=float)
+    missing = sorted(claim_numbers - numbers(have), key=lambda n: float(n.split()[0]))
     return missing + sorted(
         n for n in claim_names if not re.search(rf"(?<!\w){re.escape(n.casefold())}(?!\w)", folded)
     )

@@ -29,13 +29,21 @@ def test_numbers_are_normalised_so_equal_amounts_match():
     assert numbers("10,000 tonnes, up 60.3%, six months, $1.2 billion, in 2025") == {
         "10000",
         "60.3",
-        "6",
+        "6 month",
         "1200000000",
         "2025",
     }
     assert numbers("1,200 million") == numbers("1.2 billion") == {"1200000000"}
     assert numbers("the 5th of June") == {"5"}
     assert numbers("one of the largest") == set()  # "one" is not treated as a figure
+    assert numbers("six-month licences") == numbers("for 6 months") == {"6 month"}
+
+
+def test_a_duration_does_not_ground_a_count():
+    """x17 of the extra set: "temporary six-month export licences" does not say six licences."""
+    quote = "China issued temporary six-month export licences to three automakers."
+    assert missing_terms("China approved six export licences.", quote) == ["6"]
+    assert missing_terms("The licences are valid for six months.", quote) == []
 
 
 def test_different_figures_never_match():
