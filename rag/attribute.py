@@ -56,8 +56,20 @@ _NUMBER = re.compile(
     r"(?:[\s-]+(" + "|".join(DURATIONS) + r")s?\b)?",
     re.IGNORECASE,
 )
-DATE_NAME = re.compile(
-    r"\b(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b",
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+    r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?"
+)
+_MONTH_ALONE = _MONTH.replace("mar(?:ch)?|", "").replace("may|", "")
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
+DATE_NAME = re.compile(rf"\b(?:{_MONTH}|{_WEEKDAY})", re.IGNORECASE)
+# A calendar date: "June 5", "5 June 2025", "May 2025", "in 2025", "5/6/2025". "May" and
+# "March" alone are too often a verb to count.
+_WHEN = r"\b(?:in|on|since|by|until|before|after|early|late|mid-?)\s+"
+_DATE = re.compile(
+    rf"(?:{_WHEN})?(?:\b{_MONTH}\s+\d{{1,4}}\b(?:,?\s+\d{{4}}\b)?"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}}\b)?)"
+    rf"|{_WHEN}(?:{_MONTH}|(?:1[5-9]|20)\d\d\b)|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b",
     re.IGNORECASE,
 )
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
@@ -174,9 +186,10 @@ def negated(text: str) -> bool:
 
 
 # -- what a question asks for -----------------------------------------------------------
-# A question asking for an amount is not answered by sentences without a figure, nor one
-# asking when by sentences without a date or time, however well quoted they are ("later"
-# and "earlier" order events without placing them in time).
+# A question asking for an amount is not answered by sentences without a figure (the day
+# of a date is not one), nor one asking when by sentences without a date or time, however
+# well quoted they are ("later" and "earlier" order events without placing them in time,
+# and "two economies" is no date).
 KINDS = {
     "an amount": (
         re.compile(
@@ -193,9 +206,9 @@ KINDS = {
             r"^\W*when\b|\b(?:what|which|by what|on what) (?:date|day|year|month|time)\b", re.IGNORECASE
         ),
         re.compile(
-            r"\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|"
-            r"satur|sun)day\b|\b(?:today|yesterday|tomorrow|weeks?|months?|years?|ago|soon|spring|"
-            r"summer|autumn|winter)\b",
+            rf"{_DATE.pattern}|\b(?:{_MONTH_ALONE}|{_WEEKDAY})|\b(?:1[5-9]|20)\d\d\b|\b\d{{1,2}}(?::\d\d)?\s*[ap]\.?m\b"
+            r"|\b(?:today|yesterday|tomorrow|weeks?|months?|years?|quarter|ago|soon|spring|summer|autumn|"
+            r"winter)\b",
             re.IGNORECASE,
         ),
     ),
@@ -209,7 +222,8 @@ def asked_kind(question: str) -> str | None:
 
 def gives_kind(text: str, kind: str) -> bool:
     """Whether ``text`` could answer with ``kind``: ``("It costs $5.", "an amount")`` -> True."""
-    return bool(KINDS[kind][1].search(number_words(text)))
+    text = number_words(text)
+    return bool(KINDS[kind][1].search(_DATE.sub(" ", text) if kind == "an amount" else text))
 
 
 def number_words(text: str) -> str:

@@ -229,8 +229,14 @@ def test_names_missing_from_the_quote_are_named_in_the_problem(claim, problem):
         ("When will shipments arrive?", "Shipments will arrive next month.", True),
         ("How many magnets were shipped?", "Twelve magnets were shipped.", True),
         ("How many magnets were shipped?", "Magnets were shipped.", False),
+        ("When will shipments arrive?", "The world's two largest economies agreed.", False),
+        ("When will shipments arrive?", "The deal may prompt a decision in the market.", False),
+        ("When did talks end?", "Talks ended in March 2025.", True),
+        ("What was the dollar value of the deal?", "They agreed during a call on June 5.", False),
+        ("How many tonnes were shipped?", "China shipped 2,000 tonnes in June 2025.", True),
     ],
 )
 def test_an_answer_must_give_the_kind_of_thing_asked_for(question, answer, gives):
-    """A word that only orders events ("later", "earlier") does not say when."""
+    """A word that only orders events ("later", "earlier"), a count, or "may" does not say
+    when; the day of a date is not an amount."""
     assert gives_kind(answer, asked_kind(question)) is gives
