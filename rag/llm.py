@@ -18,27 +18,34 @@ class Generator:
     """Implement ``_stream``; ``stream`` and ``generate`` fill a caller-owned stats dict.
 
     ``stats`` receives prompt_tokens (tokens read for this answer), cached_tokens (reused
-    from a cached prefix), completion_tokens, ttft_ms and decode_ms. ``pin`` is optional:
+    from a cached prefix), completion_tokens, ttft_ms, decode_ms (the model's own time after
+    the first token) and paused_ms (the time generation waited while its reader, such as
+    the claim checks, held the stream between tokens). ``pin`` is optional:
     a backend without a prefix cache reads every prompt in full.
     """
 
     name: str = "generator"
+    lazy: bool = True  # decodes only while read (a model server decodes ahead, into its socket)
 
     def stream(self, messages: Messages, max_tokens: int = 256, stats: dict | None = None) -> Iterator[str]:
         stats = {} if stats is None else stats
         started = time.perf_counter()
         first = None
         pieces = 0
+        paused = 0.0  # a lazy generator decodes nothing while the reader holds a piece
         try:
             for piece in self._stream(messages, max_tokens, stats):
                 if first is None:
                     first = time.perf_counter()
                     stats["ttft_ms"] = (first - started) * 1000
                 pieces += 1
+                handed = time.perf_counter()
                 yield piece
+                paused += time.perf_counter() - handed
         finally:  # also when the caller stops reading early
             stats.setdefault("completion_tokens", pieces)
-            stats["decode_ms"] = (time.perf_counter() - (first or started)) * 1000
+            stats["decode_ms"] = (time.perf_counter() - (first or started) - paused * self.lazy) * 1000
+            stats["paused_ms"] = paused * 1000
 
     def generate(self, messages: Messages, max_tokens: int = 256, stats: dict | None = None) -> str:
         return "".join(self.stream(messages, max_tokens, stats))

@@ -23,6 +23,8 @@ class ModelServerError(ModelError):
 class OpenAIGenerator(Generator):
     """Model ``name`` as the server at ``url`` knows it (``RAG_LLM_MODEL``)."""
 
+    lazy = False
+
     def __init__(self, url: str, name: str, *, api_key: str | None, seed: int = 0, timeout: float = 300):
         self.url, self.name = url.rstrip("/"), name
         self.api_key, self.seed, self.timeout = api_key, seed, timeout

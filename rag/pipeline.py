@@ -267,7 +267,7 @@ class Pipeline:
         finally:
             stream.close()  # stops the generation (also when our caller stops reading)
         timings["generate_ms"] = (time.perf_counter() - generating) * 1000
-        for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms"):
+        for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms", "paused_ms"):
             timings[key] = stats.get(key, 0)
         cut_off = stats.get("completion_tokens", 0) >= self.settings.answer_tokens
         shown = len(builder.kept)

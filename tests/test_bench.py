@@ -240,3 +240,23 @@ def test_benchmark_end_to_end_on_one_question(tmp_path, real_pipeline):
     for run in result["runs"]:
         assert isinstance(run["abstained"], bool)
         assert run["baseline"]["prompt_tokens"] == run["timings"]["prompt_tokens"]
+
+
+def test_decode_time_leaves_out_the_time_the_reader_held_the_stream():
+    """The claim checks run between tokens; a lazy generator decodes nothing meanwhile, so that
+    time is paused_ms, not decode time (a model server decodes ahead, so there it stays in)."""
+    import time
+
+    from .conftest import FakeGenerator
+
+    def read_slowly(generator):
+        stats = {}
+        for _ in generator.stream([{"role": "user", "content": "q"}], stats=stats):
+            time.sleep(0.05)
+        return stats
+
+    lazy = read_slowly(FakeGenerator("one two three four"))
+    assert lazy["paused_ms"] >= 200 and lazy["decode_ms"] < 100
+    eager = FakeGenerator("one two three four")
+    eager.lazy = False
+    assert read_slowly(eager)["decode_ms"] >= 150
