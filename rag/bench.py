@@ -19,7 +19,8 @@ The JSON written by ``write`` (``FORMAT_VERSION`` 2)::
                   retrieve_ms, prompt_tokens (read for this answer; a cached prefix is not),
                   completion_tokens, ttft_ms (question to first token, retrieval included),
                   prompt_tokens_per_s (prompt_tokens / (ttft_ms - retrieve_ms)),
-                  decode_tokens_per_s (completion_tokens / decode_ms), total_s (end to end)
+                  decode_tokens_per_s (completion_tokens / decode_ms), paused_ms (the claim
+                  checks run between tokens, while the model waits), total_s (end to end)
         baseline  each {median, p95, n}: prompt_tokens, completion_tokens,
                   prompt_tokens_per_s, decode_tokens_per_s
         ratios    prompt_tokens_per_s, decode_tokens_per_s: median ours / median baseline
@@ -58,7 +59,7 @@ from .evaluate import decode_rate
 FORMAT_VERSION = 2
 NEUTRAL_TEXT = "The committee met on Tuesday and reviewed the schedule for the coming quarter. "
 OURS = ("retrieve_ms", "prompt_tokens", "completion_tokens", "ttft_ms", "prompt_tokens_per_s")
-OURS += ("decode_tokens_per_s", "total_s")
+OURS += ("decode_tokens_per_s", "paused_ms", "total_s")
 BASELINE = ("prompt_tokens", "completion_tokens", "prompt_tokens_per_s", "decode_tokens_per_s")
 RATES = ("prompt_tokens_per_s", "decode_tokens_per_s")
 COLD_START = (
@@ -107,6 +108,7 @@ def our_row(timings: dict) -> dict:
                 timings["prompt_tokens"], timings["ttft_ms"] - (timings.get("retrieve_ms") or 0)
             ),
             "decode_tokens_per_s": decode_rate(timings),
+            "paused_ms": timings.get("paused_ms"),
         }
     return row
 
@@ -177,6 +179,7 @@ LABELS = {
     "ttft_ms": "time to first token ms",
     "prompt_tokens_per_s": "prompt tok/s",
     "decode_tokens_per_s": "decode tok/s",
+    "paused_ms": "checks between tokens ms",
     "total_s": "end to end s",
 }
 

@@ -19,6 +19,7 @@ GENERATED = {
     "prompt_tokens": 1000,
     "completion_tokens": 40,
     "decode_ms": 4000.0,
+    "paused_ms": 900.0,
     "generate_ms": 6000.0,
 }
 EARLY_ABSTENTION = {"retrieve_ms": 30.0, "total_ms": 35.0}
@@ -47,7 +48,8 @@ def test_per_second_and_ratio():
 
 def test_our_row_from_answer_timings():
     """The prompt is evaluated between retrieval and the first token: 1000 tokens in 2100 - 100 ms
-    is 500/s. Decoding is 40 tokens in 4000 ms, 10/s. End to end 6100 ms is 6.1 s."""
+    is 500/s. Decoding is 40 tokens in 4000 ms, 10/s (the 900 ms of checks between tokens are
+    reported apart). End to end 6100 ms is 6.1 s."""
     row = bench.our_row(GENERATED)
     assert row == {
         "retrieve_ms": 100.0,
@@ -57,6 +59,7 @@ def test_our_row_from_answer_timings():
         "ttft_ms": 2100.0,
         "prompt_tokens_per_s": 500.0,
         "decode_tokens_per_s": 10.0,
+        "paused_ms": 900.0,
     }
 
 
