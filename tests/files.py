@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def skip_without_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (or `make chromium`)"
+        )
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's headless Chromium through Playwright (``playwright install`` cannot fetch one here)."""
+    skip_without_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
 
 # A news story whose second sentence answers one direct question.
 GALLIUM = [
@@ -96,16 +125,5 @@ def print_pdf(page_html: str, path: Path, browser=None) -> Path:
         finally:
             page.close()
         return path
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (or `make chromium`)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            return print_pdf(page_html, path, launched)
-        finally:
-            launched.close()
+    with chromium() as launched:
+        return print_pdf(page_html, path, launched)

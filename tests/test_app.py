@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import socket
 import threading
 import time
 from datetime import date
@@ -15,6 +14,7 @@ import pytest
 from rag import render
 from rag.config import Settings
 from rag.schema import Answer, Citation, Document, Source
+from rag.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -199,12 +199,6 @@ def test_build_app_queues_every_answer_event_one_at_a_time():
     answering = [f for f in demo.fns.values() if f.name == "answer"]
     assert len(answering) == 2 + len(app.EXAMPLES)
     assert {(f.concurrency_limit, f.concurrency_id) for f in answering} == {(1, app.PIPELINE_QUEUE)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_concurrent_users_queue_and_each_get_their_own_answer(monkeypatch):

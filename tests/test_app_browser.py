@@ -10,7 +10,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,19 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from rag.serving import free_port
+
+from .files import chromium, skip_without_chromium
+
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 START_TIMEOUT_S = 300  # the first start may build the index and load the models
 ANSWER_TIMEOUT_MS = 180_000  # a CPU-only LLM
 QUESTION = "What did China commit to under the agreement?"
@@ -44,12 +38,6 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -57,10 +45,7 @@ def log_tail(path: Path, lines: int = 40) -> str:
 @contextlib.contextmanager
 def app_server(log_path: Path, **env: str):
     """``python app.py`` on 127.0.0.1:<free port> with ``env`` added; yields its URL and always ends it."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (or `make chromium`)"
-        )
+    skip_without_chromium()
     port = free_port()
     env = {
         **os.environ,
@@ -113,13 +98,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

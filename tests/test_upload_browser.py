@@ -14,8 +14,8 @@ import pytest
 from rag import textstore
 
 from .conftest import SEEDS
-from .files import GALLIUM, TIN_PAGE, news_html, print_pdf, tiny_pdf
-from .test_app_browser import ANSWER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, app_server, log_tail, squash
+from .files import GALLIUM, TIN_PAGE, chromium, news_html, print_pdf, tiny_pdf
+from .test_app_browser import ANSWER_TIMEOUT_MS, app_server, log_tail, squash
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
@@ -41,13 +41,8 @@ def server(corpus, app_log):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 REPORT = "#rag-library-note .rag-change, #rag-library-note .rag-notice"  # not gradio's progress
