@@ -38,6 +38,15 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def assert_opened_card_marks(chat, n: int, quote: str) -> None:
+    """Opening citation card ``n`` shows its article with exactly ``quote`` highlighted."""
+    card = chat.locator(".rag-cite").nth(n)
+    card.locator("summary").click()
+    mark = card.locator(".rag-article mark")
+    mark.wait_for(timeout=10_000)
+    assert squash(mark.inner_text()) == quote
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -141,11 +150,7 @@ def test_answer_streams_and_cites_verbatim_quotes_from_the_seeds(page, tmp_path)
     verbatim = [i for i, q in enumerate(quotes) if any(q in text for text in seeds)]
     assert verbatim, f"no quote occurs verbatim in {SEEDS}: {quotes}"
 
-    card = chat.locator(".rag-cite").nth(verbatim[0])
-    card.locator("summary").click()
-    mark = card.locator(".rag-article mark")
-    mark.wait_for(timeout=10_000)
-    assert squash(mark.inner_text()) == quotes[verbatim[0]]
+    assert_opened_card_marks(chat, verbatim[0], quotes[verbatim[0]])
     page.screenshot(path=str(tmp_path / "source.png"), full_page=True)
 
     status = page.locator("#rag-status").inner_text()

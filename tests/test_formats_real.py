@@ -99,25 +99,28 @@ def test_chromium_printed_pdf_answer_quotes_page_two(added):
         assert '<span class="rag-page">p. 2</span>' in render.citation_card_html(c, doc)
 
 
-def test_latin1_file_answer_quotes_its_accented_words(added):
-    answer = added.ask("What did café owners in São Paulo say the new tax would force them to do?")
-    quotes = [c for c in cited(answer, "cafe") if "São Paulo" in c.quote]
+@pytest.mark.parametrize(
+    "question, doc_id, phrase, encoding, codec",
+    [
+        (
+            "What did café owners in São Paulo say the new tax would force them to do?",
+            "cafe",
+            "São Paulo",
+            "cp1252",
+            "cp1252",
+        ),
+        ("How long is the tram strike in Zürich?", "tram", "48-hour", "utf_16", "utf-16"),
+    ],
+    ids=["latin-1", "utf-16"],
+)
+def test_a_file_in_another_encoding_is_quoted_in_its_own_words(
+    added, question, doc_id, phrase, encoding, codec
+):
+    quotes = [c for c in cited(added.ask(question), doc_id) if phrase in c.quote]
     assert quotes
-    doc = added.document("cafe")
-    assert doc.encoding == "cp1252"
-    on_disk = (added.settings.corpus_dir / "cafe.txt").read_bytes().decode("cp1252")
-    for c in quotes:
-        assert_highlighted(doc, c)
-        assert on_disk[c.start : c.end] == c.quote
-
-
-def test_utf16_file_answer_quotes_it(added):
-    answer = added.ask("How long is the tram strike in Zürich?")
-    quotes = [c for c in cited(answer, "tram") if "48-hour" in c.quote]
-    assert quotes
-    doc = added.document("tram")
-    assert doc.encoding == "utf_16"
-    on_disk = (added.settings.corpus_dir / "tram.txt").read_bytes().decode("utf-16")
+    doc = added.document(doc_id)
+    assert doc.encoding == encoding
+    on_disk = (added.settings.corpus_dir / f"{doc_id}.txt").read_bytes().decode(codec)
     for c in quotes:
         assert_highlighted(doc, c)
         assert on_disk[c.start : c.end] == c.quote

@@ -15,7 +15,7 @@ from rag import textstore
 
 from .conftest import SEEDS
 from .files import GALLIUM, TIN_PAGE, chromium, news_html, print_pdf, tiny_pdf
-from .test_app_browser import ANSWER_TIMEOUT_MS, app_server, log_tail, squash
+from .test_app_browser import ANSWER_TIMEOUT_MS, app_server, assert_opened_card_marks, log_tail, squash
 
 pytestmark = [pytest.mark.browser, pytest.mark.real]
 
@@ -103,11 +103,7 @@ def test_upload_then_ask_then_remove(browser, server, corpus, app_log, tmp_path)
     ours = [i for i, q in enumerate(quotes) if "340 tonnes" in q]
     assert ours, quotes
     assert quotes[ours[0]] in squash(stored)
-    card = chat.locator(".rag-cite").nth(ours[0])
-    card.locator("summary").click()
-    mark = card.locator(".rag-article mark")
-    mark.wait_for(timeout=10_000)
-    assert squash(mark.inner_text()) == quotes[ours[0]]
+    assert_opened_card_marks(chat, ours[0], quotes[ours[0]])
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
 
     before = report_text(page)
