@@ -187,7 +187,8 @@ class AnswerBuilder:
             self.warnings.append(f"stopped reading the answer: {self.stopped}")
         why = "" if self.kept else "no claim of the answer was backed by its sources"
         kind = asked_kind(self.question)
-        if self.kept and kind and not any(gives_kind(claim, kind) for claim in self.claims):
+        common = self.sources.common
+        if self.kept and kind and not any(gives_kind(c, kind, self.question, common) for c in self.claims):
             why = f"the question asks for {kind} and no backed sentence gives one"
         if why:
             answer = abstained(self.question, model, timings, why)

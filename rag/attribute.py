@@ -189,17 +189,47 @@ def negated(text: str) -> bool:
 # A question asking for an amount is not answered by sentences without a figure (the day
 # of a date is not one), nor one asking when by sentences without a date or time, however
 # well quoted they are ("later" and "earlier" order events without placing them in time,
-# and "two economies" is no date).
+# and "two economies" is no date). A question asking for money or a percentage needs a
+# figure in money or a percentage: a count ("the two economies") is neither. A question
+# asking which one of a kind of thing that has proper names (a company, a mine, a senator)
+# needs a name the question does not give: "new mines in Myanmar" names no mine.
+_CURRENCY = r"(?:[$€£¥]|\b(?:usd|rmb|yuan|dollars?|euros?|yen)\b)"
 KINDS = {
+    "a sum of money": (
+        re.compile(
+            r"\bwhat\b[^?]{0,30}\b(?:price|value|fine|cost|sum|fee)s?\b|\bdollars?\b"
+            r"|\bhow much\b[^?]*\b(?:pay|paid|cost|spend|spent|charge|worth|money)\b",
+            re.IGNORECASE,
+        ),
+        re.compile(
+            rf"{_CURRENCY}\s?\d|\d(?:[\d,.]*\d)?\s*(?:thousand|million|billion|trillion|bn|mn)?\s*{_CURRENCY}",
+            re.IGNORECASE,
+        ),
+    ),
+    "a percentage": (
+        re.compile(r"\bwhat\b[^?]{0,30}\b(?:share|percentage|proportion)\b|\bper ?cent", re.IGNORECASE),
+        re.compile(
+            r"\d\s*(?:%|per ?cent)|\b(?:half|third|thirds|quarter|quarters|majority|fifth|tenth)\b",
+            re.IGNORECASE,
+        ),
+    ),
     "an amount": (
         re.compile(
-            r"\bhow (?:many|much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:share|percentage|"
-            r"proportion|number|amount|price|value|fine|cost|sum|rate)\b",
+            r"\bhow (?:many|much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:number|amount|rate)\b",
             re.IGNORECASE,
         ),
         re.compile(
             r"\d|\b(?:half|third|quarter|dozens?|hundreds|thousands|millions|billions)\b", re.IGNORECASE
         ),
+    ),
+    "a name": (
+        re.compile(
+            r"\bwhich\s+(?:\S+\s+){0,2}?(?:company|firm|carmaker|automaker|manufacturer|producer|mine|"
+            r"country|city|port|province|region|senator|lawmaker|official|minister|ministry|agency|"
+            r"outlet|newspaper|bank|university|researcher|analyst|spokes(?:man|woman|person))\b",
+            re.IGNORECASE,
+        ),
+        None,
     ),
     "a date or time": (
         re.compile(
@@ -220,10 +250,15 @@ def asked_kind(question: str) -> str | None:
     return next((kind for kind, (asks, _) in KINDS.items() if asks.search(question)), None)
 
 
-def gives_kind(text: str, kind: str) -> bool:
-    """Whether ``text`` could answer with ``kind``: ``("It costs $5.", "an amount")`` -> True."""
+def gives_kind(
+    text: str, kind: str, question: str = "", common: Callable[[str], bool] = lambda w: False
+) -> bool:
+    """Whether ``text`` could answer ``question`` with ``kind``: ``("It costs $5.", "an amount")``
+    -> True. A name must be one ``question`` does not give (``common`` as in ``names``)."""
+    if kind == "a name":
+        return bool(names(text, common) - names(question, common))
     text = number_words(text)
-    return bool(KINDS[kind][1].search(_DATE.sub(" ", text) if kind == "an amount" else text))
+    return bool(KINDS[kind][1].search(text if kind == "a date or time" else _DATE.sub(" ", text)))
 
 
 def number_words(text: str) -> str:

@@ -234,9 +234,23 @@ def test_names_missing_from_the_quote_are_named_in_the_problem(claim, problem):
         ("When did talks end?", "Talks ended in March 2025.", True),
         ("What was the dollar value of the deal?", "They agreed during a call on June 5.", False),
         ("How many tonnes were shipped?", "China shipped 2,000 tonnes in June 2025.", True),
+        ("What was the dollar value of the deal?", "The world's two largest economies agreed.", False),
+        ("What was the dollar value of the deal?", "The deal is worth $5 billion.", True),
+        ("What fine do exporters face?", "Exporters face fines of up to 500,000 yuan.", True),
+        ("How much did Tesla pay for magnets?", "Tesla paid for 3 shipments of magnets.", False),
+        ("What share of processing does China control?", "China controls roughly 90% of it.", True),
+        ("What share of processing does China control?", "China controls two thirds of it.", True),
+        ("What share of processing does China control?", "China controls 12 plants.", False),
+        ("Which mine in Myanmar does the militia protect?", "A militia protects mines in Myanmar.", False),
+        ("Which carmaker halted production?", "Ford halted production of the Explorer.", True),
     ],
 )
 def test_an_answer_must_give_the_kind_of_thing_asked_for(question, answer, gives):
     """A word that only orders events ("later", "earlier"), a count, or "may" does not say
-    when; the day of a date is not an amount."""
-    assert gives_kind(answer, asked_kind(question)) is gives
+    when; the day of a date is not an amount; a count is no sum of money or percentage; a
+    place the question gives is not the name it asks for."""
+    assert gives_kind(answer, asked_kind(question), question) is gives
+
+
+def test_a_question_about_things_without_proper_names_asks_for_no_name():
+    assert asked_kind("Which metals did China ban from export?") is None
