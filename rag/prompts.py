@@ -68,7 +68,7 @@ def verify_messages(claim: str, quotes: list[str], dated: str = "") -> list[dict
     published = f" published {dated}" if dated else ""
     user = template("verify").substitute(quote=quote, claim=claim.strip(), published=published)
     return [
-        {"role": "system", "content": "You check claims against quotes."},
+        {"role": "system", "content": template("verify_system").template},
         {"role": "user", "content": user},
     ]
 
