@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 
 from . import prompts
 from .answer import MARKER, AnswerBuilder, Sources, abstained, candidates_for
@@ -52,6 +53,11 @@ def normalise_history(history) -> list[dict[str, str]]:
     return messages[-6:]
 
 
+def _resolved(link: Path) -> Path | None:
+    """Where the index's ``current`` link points now; None when there is no index."""
+    return link.resolve() if link.exists() else None
+
+
 def context_size(settings: Settings) -> int:
     """Context window: the larger of the corpus and the evidence prompt, plus question, history
     and answer; rounded up to 256."""
@@ -77,7 +83,7 @@ class Pipeline:
         self._generators: dict[str, Generator] = {}
         self._progress = progress
         self._lock = threading.Lock()
-        self._index = self._retriever = None
+        self._index = self._retriever = self._generation = None
         self._contexts: dict[str, object] = {}
         self._said: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
         self.index_report = None
@@ -106,14 +112,17 @@ class Pipeline:
         return self._retriever
 
     def _load_index(self) -> None:
+        """Open the index on first use, and again when another process (``rag add``) has
+        switched ``current`` to a new generation since."""
+        current = Path(self.settings.index_dir) / "current"
         with self._lock:
-            if self._index is not None:
+            if self._index is not None and self._generation == _resolved(current):
                 return
+            self._contexts.clear()  # a corpus prompt of the old articles
             from .index import open_index
             from .retrieve import Retriever
 
-            stored = (self.settings.index_dir / "current").exists()
-            if not stored:
+            if not current.exists():
                 log.warning(
                     "No index in %s yet: building it from %s",
                     self.settings.index_dir,
@@ -121,6 +130,7 @@ class Pipeline:
                 )
             self._index, self.index_report = open_index(self.settings, self.embedder, progress=self._progress)
             self._retriever = Retriever(self._index, self.embedder)
+            self._generation = _resolved(current)
 
     def reload_index(self) -> None:
         """Forget the loaded index and retriever, so the next use reopens them (after articles
@@ -251,7 +261,8 @@ class Pipeline:
             yield finish(abstained(question, generator.name, timings, "nothing relevant was retrieved"))
             return
         prompt = context.prompt(question if context.mode == "corpus" else query, turns, retrieval)
-        builder = AnswerBuilder(question, self._sources(retrieval, prompt, model), also_asked=query)
+        sources = self._sources(retriever, retrieval, prompt, model)
+        builder = AnswerBuilder(question, sources, also_asked=query)
         stats: dict = {}
         raw = ""
         generating = time.perf_counter()
@@ -294,10 +305,11 @@ class Pipeline:
                 out[i], out[i + 1] = self._said[key]
         return out
 
-    def _sources(self, retrieval, prompt, model: str | None = None) -> Sources:
+    def _sources(self, retriever, retrieval, prompt, model: str | None = None) -> Sources:
         """The sentences a claim may be attributed to: the whole corpus when the model read it,
-        else every sentence of the articles retrieval found."""
-        retriever = self.retriever
+        else every sentence of the articles retrieval found (all from the index ``retriever``
+        searched, even if a new one has replaced it since)."""
+        index = retriever.index
         docs = {h.chunk.doc_id for h in retrieval.hits} | {u.doc_id for u in prompt.units}
         rows = [
             r
@@ -307,9 +319,9 @@ class Pipeline:
         spans = [retriever.sentences[r] for r in rows]
         verify = partial(judged, self.generator(model)) if self.settings.verify_claims else None
         return Sources(
-            candidates_for(spans, self.index.documents, prompt.units),
-            self.index.sentence_vectors[rows],
-            self.index.documents,
+            candidates_for(spans, index.documents, prompt.units),
+            index.sentence_vectors[rows],
+            index.documents,
             self.embedder.embed,
             lambda word: word in retriever.lowercase,
             verify,

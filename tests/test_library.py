@@ -149,6 +149,17 @@ def test_pipeline_sees_added_and_removed_articles_after_reload(settings, incomin
     assert "gallium_deal" not in pipeline.index.documents
 
 
+def test_pipeline_sees_articles_another_process_added_without_a_reload(settings, incoming):
+    """``rag add`` in another process switches ``current`` to a new generation; the page's
+    pipeline opens it on its next use."""
+    pipeline = Pipeline(settings, embedder=FakeEmbedder())
+    assert "gallium_deal" not in pipeline.index.documents
+    library.add_files(settings, FakeEmbedder(), [incoming / "gallium deal.html"])
+    assert "gallium_deal" in pipeline.index.documents
+    hits = pipeline.retriever.search("How many tonnes of gallium will Chile ship to Norway?", 3)
+    assert hits[0].chunk.doc_id == "gallium_deal"
+
+
 def test_articles_are_listed_newest_first(settings, incoming):
     library.add_files(settings, FakeEmbedder(), [incoming])
     index, _ = open_index(settings, FakeEmbedder(), progress=False)
