@@ -3,9 +3,9 @@
 ``run(pipeline, gold)`` asks every gold question ``repeat`` times in each context strategy
 (whole corpus as a cached prefix, and retrieved evidence; the corpus only when it fits
 ``corpus_tokens``). After each answer that reached the model it runs one baseline
-generation (A B A B ...): the same already-loaded ``Llama``, a neutral prompt as long as that
-strategy's median prompt so far and exactly its median number of completion tokens, with the
-KV cache cleared. Alternating exposes both to the same noise, so the ratios are the numbers to
+generation (A B A B ...): the same already-loaded ``Llama``, after the same cached prefix, a
+neutral prompt as long as that strategy's median prompt so far and exactly its median number of
+completion tokens. Alternating exposes both to the same noise, so the ratios are the numbers to
 compare between runs; the absolute ones move with the load on the machine.
 
 The JSON written by ``write`` (``FORMAT_VERSION`` 2)::
@@ -17,11 +17,12 @@ The JSON written by ``write`` (``FORMAT_VERSION`` 2)::
         ours      each {median, p95, n}; answers abstained before generation count only
                   in retrieve_ms and total_s:
                   retrieve_ms, prompt_tokens (read for this answer; a cached prefix is not),
+                  cached_tokens (the cached prefix the answer reused),
                   completion_tokens, ttft_ms (question to first token, retrieval included),
                   prompt_tokens_per_s (prompt_tokens / (ttft_ms - retrieve_ms)),
                   decode_tokens_per_s (completion_tokens / decode_ms), paused_ms (the claim
                   checks run between tokens, while the model waits), total_s (end to end)
-        baseline  each {median, p95, n}: prompt_tokens, completion_tokens,
+        baseline  each {median, p95, n}: prompt_tokens, cached_tokens, completion_tokens,
                   prompt_tokens_per_s, decode_tokens_per_s
         ratios    prompt_tokens_per_s, decode_tokens_per_s: median ours / median baseline
     corpus_vs_evidence  ttft_ms, total_s: median in corpus mode / median in evidence mode
@@ -55,12 +56,26 @@ from pathlib import Path
 import numpy as np
 
 from .evaluate import decode_rate
+from .kvprefix import common_prefix
 
 FORMAT_VERSION = 2
 NEUTRAL_TEXT = "The committee met on Tuesday and reviewed the schedule for the coming quarter. "
-OURS = ("retrieve_ms", "prompt_tokens", "completion_tokens", "ttft_ms", "prompt_tokens_per_s")
+OURS = (
+    "retrieve_ms",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "ttft_ms",
+    "prompt_tokens_per_s",
+)
 OURS += ("decode_tokens_per_s", "paused_ms", "total_s")
-BASELINE = ("prompt_tokens", "completion_tokens", "prompt_tokens_per_s", "decode_tokens_per_s")
+BASELINE = (
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "prompt_tokens_per_s",
+    "decode_tokens_per_s",
+)
 RATES = ("prompt_tokens_per_s", "decode_tokens_per_s")
 COLD_START = (
     "import sys, rag\n"
@@ -102,6 +117,7 @@ def our_row(timings: dict) -> dict:
     if generated(timings):
         row |= {
             "prompt_tokens": timings["prompt_tokens"],
+            "cached_tokens": timings.get("cached_tokens"),
             "completion_tokens": timings.get("completion_tokens"),
             "ttft_ms": timings["ttft_ms"],
             "prompt_tokens_per_s": per_second(
@@ -113,9 +129,12 @@ def our_row(timings: dict) -> dict:
     return row
 
 
-def baseline_row(prompt_tokens: int, completion_tokens: int, prefill_ms: float, decode_ms: float) -> dict:
+def baseline_row(
+    prompt_tokens: int, completion_tokens: int, prefill_ms: float, decode_ms: float, cached_tokens: int = 0
+) -> dict:
     return {
         "prompt_tokens": prompt_tokens,
+        "cached_tokens": cached_tokens,
         "completion_tokens": completion_tokens,
         "prompt_tokens_per_s": per_second(prompt_tokens, prefill_ms),
         "decode_tokens_per_s": per_second(completion_tokens, decode_ms),
@@ -175,6 +194,7 @@ def _num(value, digits: int = 1) -> str:
 LABELS = {
     "retrieve_ms": "retrieval ms",
     "prompt_tokens": "prompt tokens",
+    "cached_tokens": "cached prefix tokens",
     "completion_tokens": "completion tokens",
     "ttft_ms": "time to first token ms",
     "prompt_tokens_per_s": "prompt tok/s",
@@ -241,17 +261,22 @@ def neutral_prompt(llm, n_tokens: int) -> list[int]:
 
 
 def run_baseline(generator, prompt_tokens: int, completion_tokens: int) -> dict:
-    """Raw ``Llama.generate`` on the pipeline's loaded model: greedy, no KV cache reused.
+    """Raw ``Llama.generate`` on the pipeline's loaded model, greedy, at the same depth as ours.
 
-    Our decode time runs from the first token to the end of the stream, which evaluates every
-    answer token (the last one to sample end-of-text), so the baseline takes one token more and
-    counts ``completion_tokens``: both then time the same number of evaluations.
+    The prompt is the pinned prefix (the corpus, or the evidence mode's system prompt) followed
+    by ``prompt_tokens`` of neutral text; llama-cpp-python's own prefix matching reuses the
+    prefix's KV state, so only the neutral text is read, and every new token attends over as
+    many tokens as one of our answers does. Our decode time runs from the first token to the end
+    of the stream, which evaluates every answer token (the last one to sample end-of-text), so
+    the baseline takes one token more and counts ``completion_tokens``: both then time the same
+    number of evaluations.
     """
     loaded = generator._loaded()
     llm, lock = loaded.llm, loaded.lock
-    tokens = neutral_prompt(llm, prompt_tokens)
     with lock:
-        llm.reset()
+        loaded.prefix.restore(loaded.prefix.tokens)
+        tokens = loaded.prefix.tokens + neutral_prompt(llm, prompt_tokens)
+        cached = common_prefix(llm._input_ids.tolist(), tokens)
         started = time.perf_counter()
         first = None
         for n, _ in enumerate(llm.generate(tokens, top_k=1, temp=0.0, reset=True), 1):
@@ -259,8 +284,9 @@ def run_baseline(generator, prompt_tokens: int, completion_tokens: int) -> dict:
             if n > completion_tokens:
                 break
         ended = time.perf_counter()
-        llm.reset()
-    return baseline_row(len(tokens), completion_tokens, (first - started) * 1000, (ended - first) * 1000)
+    return baseline_row(
+        prompt_tokens, completion_tokens, (first - started) * 1000, (ended - first) * 1000, cached
+    )
 
 
 def build_index(settings, embedder) -> dict:
@@ -385,6 +411,7 @@ def run(
     for r in range(1, repeat + 1):
         for item in gold:
             for mode, p in pipelines.items():
+                p.context(model).prepare()  # as in a process that uses this strategy alone
                 answer = p.ask(item["question"], model=model)
                 row = our_row(answer.timings)
                 done = [x["ours"] for x in runs if x["strategy"] == mode] + [row]

@@ -17,6 +17,7 @@ GENERATED = {
     "ttft_ms": 2100.0,
     "total_ms": 6100.0,
     "prompt_tokens": 1000,
+    "cached_tokens": 60,
     "completion_tokens": 40,
     "decode_ms": 4000.0,
     "paused_ms": 900.0,
@@ -55,6 +56,7 @@ def test_our_row_from_answer_timings():
         "retrieve_ms": 100.0,
         "total_s": 6.1,
         "prompt_tokens": 1000,
+        "cached_tokens": 60,
         "completion_tokens": 40,
         "ttft_ms": 2100.0,
         "prompt_tokens_per_s": 500.0,
@@ -222,6 +224,7 @@ def test_benchmark_end_to_end_on_one_question(tmp_path, real_pipeline):
                 assert s["median"] == s["p95"] > 0, (mode, name)
         ours, base = strategy["ours"], strategy["baseline"]
         assert base["prompt_tokens"]["median"] == ours["prompt_tokens"]["median"]  # same length
+        assert base["cached_tokens"]["median"] == ours["cached_tokens"]["median"]  # after the same prefix
         assert base["completion_tokens"]["median"] == ours["completion_tokens"]["median"]
         assert ours["ttft_ms"]["median"] > ours["retrieve_ms"]["median"]
         assert all(r > 0 for r in strategy["ratios"].values())
