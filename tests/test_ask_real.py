@@ -99,6 +99,24 @@ def test_the_claim_check_tells_a_stated_claim_from_a_misattributed_one(real_pipe
     assert stated > 0.5 > wrong
 
 
+def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
+    """A claim may place its quote in time by the article's date line, and only by the right one."""
+    from rag.pipeline import judged
+
+    generator = real_pipeline.generator()
+    claim = (
+        "In June 2025, China's commerce ministry said it would approve export applications "
+        "that meet the conditions."
+    )
+    quote = (
+        "China's Ministry of Commerce said on Friday it would review and approve export applications "
+        "of controlled items that meet the conditions."
+    )
+    dated, undated, wrong = (judged(generator, claim, [quote], d) for d in ("2025-06-13", "", "2023-01-10"))
+    print(dated, undated, wrong)
+    assert dated > 0.5 > undated and wrong < 0.5
+
+
 @pytest.mark.parametrize("context", ["corpus", "evidence"])
 def test_the_claim_check_runs_while_an_answer_is_being_written(real_settings, context):
     """Claims are judged between the answer's tokens. In evidence mode the answer's context is
