@@ -20,6 +20,7 @@ from rag.attribute import (
     missing_terms,
     names,
     numbers,
+    weakest_part,
 )
 
 TRUMP = "Trump said China will supply all magnets and necessary rare earths to the U.S. up front."
@@ -146,6 +147,37 @@ def test_a_second_quote_is_added_for_a_name_the_first_lacks():
     claim = "Howard Lutnick said China will approve export applications."
     found = check(claim, cands, [[1, 0], [0.5, 0.5], [0, 1]], [1, 0])
     assert found.kept and found.quotes == cands[:2]
+
+
+METALS = (
+    "Like rare earths, these metals, which the US buys, are mostly produced in China and play an "
+    "essential role in civilian and military applications."
+)
+GLUED = "China's export ban on critical minerals such as gallium and germanium to the U.S. " + METALS
+
+
+def test_each_clause_of_a_claim_must_be_in_its_quotes():
+    """x01 of the extra set, in evidence mode: two source sentences glued into one claim
+    ("…to the U.S. Like rare earths…") cite only the second, which names no metal. The
+    claim as a whole passes (its quote holds most of its terms); its first clause does not."""
+    question = "Which metals did China ban from export to the US?"
+    part = "China's export ban on critical minerals such as gallium and germanium to the U.S."
+    assert weakest_part(GLUED, METALS, question, 3) == (part, 0.0)
+    assert weakest_part("In exchange, the US agreed.", "In return, the US agreed.", "What?", 3) == ("", 1.0)
+    cands = candidates(METALS, "Ford halted production.")
+    found = check(GLUED, cands, [[1, 0], [0, 1]], [1, 0], question=question)
+    assert found.coverage >= RULES.min_coverage
+    assert found.problems == [f"its sources hold only 0% of “{part}”"]
+
+
+def test_a_second_quote_is_added_for_a_clause_the_first_lacks():
+    cands = candidates(
+        METALS, "China's export ban on critical minerals such as gallium and germanium was lifted."
+    )
+    found = check(
+        GLUED, cands, [[1, 0], [0.6, 0.8]], [1, 0], question="Which metals did China ban from export?"
+    )
+    assert found.kept and found.quotes == cands
 
 
 def test_a_number_is_not_grounded_by_an_unrelated_sentence_that_happens_to_hold_it():

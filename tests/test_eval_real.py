@@ -38,11 +38,11 @@ def test_dev_set_quality_gate(real_pipeline, tmp_path, capsys):
 
 def test_extra_set_quality_gate(real_pipeline, tmp_path, capsys):
     """Questions written after the dev set, thirteen of them unanswerable and worded to invite a
-    number or a name. One of them ("Which mine in Myanmar…?") still gets a true, quoted answer
-    that does not name the mine, so abstention accuracy sits at 0.95."""
+    number or a name: each must abstain ("Which mine in Myanmar…?" by the answer-kind check, as
+    its true, quoted answer names no mine)."""
     summary = run(real_pipeline, "extra", tmp_path, capsys)
     assert summary["citation_validity"] == 1.0
     assert summary["ungrounded_claims"] == 0
     assert summary["must_not_violations"] == 0
-    assert summary["abstention_accuracy"] >= 0.9
+    assert summary["abstention_accuracy"] == 1.0
     assert summary["fact_recall"] >= 0.75
