@@ -410,7 +410,8 @@ def attribute(
     that holds some of them and is itself similar enough to the claim is added. The
     claim is kept when every number and name is grounded (quotes, question, or the cited
     articles' ``headline(doc_id)``), its best quote is similar enough, that grounding holds
-    enough of what the claim adds to the question, and (given ``question_vector``) the
+    enough of what the claim adds to the question, as a whole and in each clause (a clause
+    the quotes lack brings in a candidate that holds it), and (given ``question_vector``) the
     claim is about the question. A long quote whose whole is not similar enough may still
     be, in the clauses the claim restates, given ``embed``.
     """
