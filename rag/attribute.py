@@ -194,33 +194,45 @@ def negated(text: str) -> bool:
 # asking which one of a kind of thing that has proper names (a company, a mine, a senator)
 # needs a name the question does not give: "new mines in Myanmar" names no mine.
 _CURRENCY = r"(?:[$€£¥]|\b(?:usd|rmb|yuan|dollars?|euros?|yen)\b)"
-KINDS = {
+Gives = Callable[[str, str, Callable[[str], bool]], bool]  # (answer, question, common) -> bool
+
+
+def _figure(pattern: str) -> Gives:
+    """An answer holding ``pattern`` outside its dates: the day of a date is not an amount."""
+    found = re.compile(pattern, re.IGNORECASE)
+    return lambda text, question, common: bool(found.search(_DATE.sub(" ", number_words(text))))
+
+
+def _time(pattern: str) -> Gives:
+    found = re.compile(pattern, re.IGNORECASE)
+    return lambda text, question, common: bool(found.search(number_words(text)))
+
+
+def _new_name(text: str, question: str, common: Callable[[str], bool]) -> bool:
+    return bool(names(text, common) - names(question, common))
+
+
+KINDS: dict[str, tuple[re.Pattern, Gives]] = {
     "a sum of money": (
         re.compile(
             r"\bwhat\b[^?]{0,30}\b(?:price|value|fine|cost|sum|fee)s?\b|\bdollars?\b"
             r"|\bhow much\b[^?]*\b(?:pay|paid|cost|spend|spent|charge|worth|money)\b",
             re.IGNORECASE,
         ),
-        re.compile(
-            rf"{_CURRENCY}\s?\d|\d(?:[\d,.]*\d)?\s*(?:thousand|million|billion|trillion|bn|mn)?\s*{_CURRENCY}",
-            re.IGNORECASE,
+        _figure(
+            rf"{_CURRENCY}\s?\d|\d(?:[\d,.]*\d)?\s*(?:thousand|million|billion|trillion|bn|mn)?\s*{_CURRENCY}"
         ),
     ),
     "a percentage": (
         re.compile(r"\bwhat\b[^?]{0,30}\b(?:share|percentage|proportion)\b|\bper ?cent", re.IGNORECASE),
-        re.compile(
-            r"\d\s*(?:%|per ?cent)|\b(?:half|third|thirds|quarter|quarters|majority|fifth|tenth)\b",
-            re.IGNORECASE,
-        ),
+        _figure(r"\d\s*(?:%|per ?cent)|\b(?:half|third|thirds|quarter|quarters|majority|fifth|tenth)\b"),
     ),
     "an amount": (
         re.compile(
             r"\bhow (?:many|much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:number|amount|rate)\b",
             re.IGNORECASE,
         ),
-        re.compile(
-            r"\d|\b(?:half|third|quarter|dozens?|hundreds|thousands|millions|billions)\b", re.IGNORECASE
-        ),
+        _figure(r"\d|\b(?:half|third|quarter|dozens?|hundreds|thousands|millions|billions)\b"),
     ),
     "a name": (
         re.compile(
@@ -229,17 +241,16 @@ KINDS = {
             r"outlet|newspaper|bank|university|researcher|analyst|spokes(?:man|woman|person))\b",
             re.IGNORECASE,
         ),
-        None,
+        _new_name,
     ),
     "a date or time": (
         re.compile(
             r"^\W*when\b|\b(?:what|which|by what|on what) (?:date|day|year|month|time)\b", re.IGNORECASE
         ),
-        re.compile(
+        _time(
             rf"{_DATE.pattern}|\b(?:{_MONTH_ALONE}|{_WEEKDAY})|\b(?:1[5-9]|20)\d\d\b|\b\d{{1,2}}(?::\d\d)?\s*[ap]\.?m\b"
             r"|\b(?:today|yesterday|tomorrow|weeks?|months?|years?|quarter|ago|soon|spring|summer|autumn|"
-            r"winter)\b",
-            re.IGNORECASE,
+            r"winter)\b"
         ),
     ),
 }
@@ -255,10 +266,7 @@ def gives_kind(
 ) -> bool:
     """Whether ``text`` could answer ``question`` with ``kind``: ``("It costs $5.", "an amount")``
     -> True. A name must be one ``question`` does not give (``common`` as in ``names``)."""
-    if kind == "a name":
-        return bool(names(text, common) - names(question, common))
-    text = number_words(text)
-    return bool(KINDS[kind][1].search(text if kind == "a date or time" else _DATE.sub(" ", text)))
+    return KINDS[kind][1](text, question, common)
 
 
 def number_words(text: str) -> str:
