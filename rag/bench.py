@@ -60,23 +60,10 @@ from .kvprefix import common_prefix
 
 FORMAT_VERSION = 2
 NEUTRAL_TEXT = "The committee met on Tuesday and reviewed the schedule for the coming quarter. "
-OURS = (
-    "retrieve_ms",
-    "prompt_tokens",
-    "cached_tokens",
-    "completion_tokens",
-    "ttft_ms",
-    "prompt_tokens_per_s",
-)
-OURS += ("decode_tokens_per_s", "paused_ms", "total_s")
-BASELINE = (
-    "prompt_tokens",
-    "cached_tokens",
-    "completion_tokens",
-    "prompt_tokens_per_s",
-    "decode_tokens_per_s",
-)
+TOKENS = ("prompt_tokens", "cached_tokens", "completion_tokens")
 RATES = ("prompt_tokens_per_s", "decode_tokens_per_s")
+BASELINE = (*TOKENS, *RATES)
+OURS = ("retrieve_ms", *TOKENS, "ttft_ms", *RATES, "paused_ms", "total_s")
 COLD_START = (
     "import sys, rag\n"
     "from rag.config import Settings\n"
