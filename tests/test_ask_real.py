@@ -99,6 +99,32 @@ def test_the_claim_check_tells_a_stated_claim_from_a_misattributed_one(real_pipe
     assert stated > 0.5 > wrong
 
 
+def test_a_sentence_glued_from_two_source_sentences_cites_both(real_pipeline):
+    """x01 of the extra set, as the model wrote it in evidence mode: two sentences of one article,
+    numbered like the passages, which the answer splitter reads as one ("…to the U.S. [2] Like…").
+    The second alone names no metal, so the clause with the metals brings in its own sentence
+    (real embedder, index and claim check; the model's text replayed)."""
+    from rag.answer import AnswerBuilder
+    from rag.context import Prompt
+
+    question = "Which metals did China ban from export to the US besides rare earths?"
+    settings, retriever = real_pipeline.settings, real_pipeline.retriever
+    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
+    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
+    raw = (
+        "[1] China's export ban on critical minerals such as gallium and germanium to the U.S. [2] Like "
+        "rare earths, these metals are predominantly produced in China and play an essential role in both "
+        "civilian and military applications."
+    )
+    answer = AnswerBuilder(question, sources).finish(raw, "test", {})
+    print(answer.to_markdown(), answer.warnings)
+    quotes = [c.quote for c in answer.citations]
+    assert not answer.abstained and len(quotes) == 2 and "U.S. Like rare earths" in answer.text  # one claim
+    assert any("gallium and germanium" in q for q in quotes) and any(
+        q.startswith("Like rare earths") for q in quotes
+    )
+
+
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
     """A claim may place its quote in time by the article's date line, and only by the right one."""
     from rag.pipeline import judged
