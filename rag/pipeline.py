@@ -112,8 +112,8 @@ class Pipeline:
         return self._retriever
 
     def _load_index(self) -> None:
-        """Open the index on first use, and again whenever ``current`` has been switched to a
-        new generation since (articles added or removed, by this process or ``rag add``)."""
+        """Open the index on first use, and again when another process (``rag add``) has
+        switched ``current`` to a new generation since."""
         current = Path(self.settings.index_dir) / "current"
         with self._lock:
             if self._index is not None and self._generation == _resolved(current):
@@ -131,6 +131,13 @@ class Pipeline:
             self._index, self.index_report = open_index(self.settings, self.embedder, progress=self._progress)
             self._retriever = Retriever(self._index, self.embedder)
             self._generation = _resolved(current)
+
+    def reload_index(self) -> None:
+        """Forget the loaded index and retriever, so the next use reopens them (after articles
+        were added or removed: see ``rag.library``)."""
+        with self._lock:
+            self._index = self._retriever = None
+            self._contexts.clear()  # a corpus prompt of the old articles
 
     def generator(self, model: str | None = None) -> Generator:
         name = model or self.settings.llm_model

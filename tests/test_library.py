@@ -136,17 +136,28 @@ def test_remove_refuses_unknown_and_last_articles(tmp_path):
     assert (corpus / "only.txt").exists()
 
 
-def test_pipeline_sees_added_and_removed_articles_on_its_next_use(settings, incoming):
-    """Adding or removing (here, or by ``rag add`` in another process) switches ``current``
-    to a new generation; the pipeline opens it on its next use."""
+def test_pipeline_sees_added_and_removed_articles_after_reload(settings, incoming):
     pipeline = Pipeline(settings, embedder=FakeEmbedder())
     assert "gallium_deal" not in pipeline.index.documents
-    library.add_files(settings, FakeEmbedder(), [incoming / "gallium deal.html"])
+    library.add_files(settings, pipeline.embedder, [incoming / "gallium deal.html"])
+    pipeline.reload_index()
     assert pipeline.document("gallium_deal").outlet == "The Harbour Gazette"
     hits = pipeline.retriever.search("How many tonnes of gallium will Chile ship to Norway?", 3)
     assert hits[0].chunk.doc_id == "gallium_deal"
     library.remove_article(settings, pipeline.embedder, "gallium_deal")
+    pipeline.reload_index()
     assert "gallium_deal" not in pipeline.index.documents
+
+
+def test_pipeline_sees_articles_another_process_added_without_a_reload(settings, incoming):
+    """``rag add`` in another process switches ``current`` to a new generation; the page's
+    pipeline opens it on its next use."""
+    pipeline = Pipeline(settings, embedder=FakeEmbedder())
+    assert "gallium_deal" not in pipeline.index.documents
+    library.add_files(settings, FakeEmbedder(), [incoming / "gallium deal.html"])
+    assert "gallium_deal" in pipeline.index.documents
+    hits = pipeline.retriever.search("How many tonnes of gallium will Chile ship to Norway?", 3)
+    assert hits[0].chunk.doc_id == "gallium_deal"
 
 
 def test_articles_are_listed_newest_first(settings, incoming):
