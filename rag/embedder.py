@@ -40,7 +40,7 @@ class SentenceTransformerEmbedder(Embedder):
     def __init__(self, path: Path, name: str, fingerprint: str, dim: int = 384):
         self.path, self.name, self.fingerprint, self.dim = Path(path), name, fingerprint, dim
         self._model = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # loading, and every use: the tokenizer is not thread-safe
 
     @property
     def model(self):
@@ -53,13 +53,15 @@ class SentenceTransformerEmbedder(Embedder):
             return self._model
 
     def _embed(self, texts: list[str], progress: bool) -> np.ndarray:
-        return self.model.encode(
-            texts,
-            batch_size=self.batch_size,
-            show_progress_bar=progress and len(texts) > self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        with self._lock:
+            return self.model.encode(
+                texts,
+                batch_size=self.batch_size,
+                show_progress_bar=progress and len(texts) > self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._lock:
+            return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
