@@ -128,9 +128,10 @@ class Pipeline:
                     self.settings.index_dir,
                     self.settings.corpus_dir,
                 )
+            generation = _resolved(current)  # before opening: a switch meanwhile reopens next time
             self._index, self.index_report = open_index(self.settings, self.embedder, progress=self._progress)
             self._retriever = Retriever(self._index, self.embedder)
-            self._generation = _resolved(current)
+            self._generation = generation if generation is not None else _resolved(current)
 
     def reload_index(self) -> None:
         """Forget the loaded index and retriever, so the next use reopens them (after articles
