@@ -22,6 +22,7 @@ settings is rebuilt from scratch with a warning that says why.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -242,10 +244,34 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+@contextmanager
+def _exclusive(index_dir: Path):
+    """Hold ``index_dir``'s lock file: one reader or writer at a time, across threads and
+    processes (the page's start-up and an upload, or ``rag add`` beside the page)."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(index_dir / ".lock", "a")  # noqa: SIM115 - held across the yield
+    except OSError:  # a read-only index: nobody can write it, so there is nothing to wait for
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def open_index(
     settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = True
 ) -> tuple[VectorIndex, IndexReport]:
-    """Load the index for ``settings.corpus_dir``, updating or rebuilding it as needed."""
+    """Load the index for ``settings.corpus_dir``, updating or rebuilding it as needed.
+
+    Callers take turns, so a second one finds the first one's update and reuses it."""
+    with _exclusive(Path(settings.index_dir)):
+        return _open_index(settings, embedder, rebuild, progress)
+
+
+def _open_index(
+    settings: Settings, embedder: Embedder, rebuild: bool, progress: bool
+) -> tuple[VectorIndex, IndexReport]:
     started = time.perf_counter()
     documents, skipped = load_corpus(settings.corpus_dir, int(settings.max_file_mb * 1024 * 1024))
     expected = expected_settings(settings, embedder)

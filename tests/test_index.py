@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,22 @@ def test_crash_while_saving_keeps_the_previous_index(seeds, tmp_path, monkeypatc
     after, report = open_index(s, FakeEmbedder(), progress=False)
     assert report.embedded == 0 and report.rebuilt_because is None
     assert len(after.chunks) == len(before.chunks)
+    assert len(list((tmp_path / "idx").glob("gen-*"))) == 1
+
+
+def test_two_openers_at_once_take_turns(seeds, tmp_path):
+    """The page's start-up and an upload may both open the index: the second waits for the
+    first and reuses its vectors, instead of both writing a generation."""
+
+    class Slow(FakeEmbedder):
+        def _embed(self, texts, progress):
+            time.sleep(0.3)
+            return super()._embed(texts, progress)
+
+    s = settings_for(seeds, tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        reports = [r for _, r in pool.map(lambda _: open_index(s, Slow(), progress=False), range(2))]
+    assert sorted(r.embedded for r in reports) == [0, reports[0].chunks]
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 1
 
 
