@@ -84,7 +84,7 @@ class Pipeline:
         self._progress = progress
         self._lock = threading.Lock()
         self._index = self._retriever = self._generation = None
-        self._contexts: dict[str, object] = {}
+        self._contexts: dict[str, tuple] = {}  # generator -> (the index it reads, context)
         self._said: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
         self.index_report = None
 
@@ -118,7 +118,6 @@ class Pipeline:
         with self._lock:
             if self._index is not None and self._generation == _resolved(current):
                 return
-            self._contexts.clear()  # a corpus prompt of the old articles
             from .index import open_index
             from .retrieve import Retriever
 
@@ -138,7 +137,6 @@ class Pipeline:
         were added or removed: see ``rag.library``)."""
         with self._lock:
             self._index = self._retriever = None
-            self._contexts.clear()  # a corpus prompt of the old articles
 
     def generator(self, model: str | None = None) -> Generator:
         name = model or self.settings.llm_model
@@ -176,11 +174,14 @@ class Pipeline:
         generator = self.generator(model)
         index = self.index
         with self._lock:
-            if generator.name not in self._contexts:
+            made = self._contexts.get(generator.name)
+            if made is None or made[0] is not index:
                 from .context import select_context
 
-                self._contexts[generator.name] = select_context(self.settings, index, generator)
-            return self._contexts[generator.name]
+                made = (index, select_context(self.settings, index, generator))
+                if index is self._index:  # not replaced meanwhile (an upload during the warm-up)
+                    self._contexts[generator.name] = made
+            return made[1]
 
     def warm(self, model: str | None = None):
         """Load the index, the models and the context (computing or loading a corpus prefix)."""

@@ -13,7 +13,7 @@ from rag.config import Settings
 from rag.index import open_index
 from rag.pipeline import Pipeline
 
-from .conftest import FakeEmbedder
+from .conftest import FakeEmbedder, FakeGenerator
 from .files import news_html, tiny_pdf
 
 GALLIUM = [
@@ -158,6 +158,31 @@ def test_pipeline_sees_articles_another_process_added_without_a_reload(settings,
     assert "gallium_deal" in pipeline.index.documents
     hits = pipeline.retriever.search("How many tonnes of gallium will Chile ship to Norway?", 3)
     assert hits[0].chunk.doc_id == "gallium_deal"
+
+
+def test_an_upload_during_the_warm_up_is_in_the_next_answers_context(settings, incoming):
+    """The start-up warm builds a corpus context from the index it opened; an upload that
+    replaces that index meanwhile (in another thread) must not leave that context in place."""
+
+    class UploadRightAfterOpening(Pipeline):
+        uploaded = False
+
+        @property
+        def index(self):
+            opened = super().index
+            if not self.uploaded:
+                self.uploaded = True
+                library.add_files(settings, self.embedder, [incoming / "gallium deal.html"])
+                self.reload_index()
+                self.index_info()  # the page shows the new index, opening it
+            return opened
+
+    pipeline = UploadRightAfterOpening(
+        settings, embedder=FakeEmbedder(), generator_factory=lambda name: FakeGenerator()
+    )
+    warmed = pipeline.context()
+    assert "gallium_deal" not in [u.doc_id for u in warmed.units]
+    assert "gallium_deal" in [u.doc_id for u in pipeline.context().units]
 
 
 def test_articles_are_listed_newest_first(settings, incoming):
