@@ -32,6 +32,9 @@ ABSTAIN = re.compile(
 # After this many unbacked claims in a row the model is inventing, not reading: the rest of its
 # text is not read (and not generated). On dev and extra it cut only invented claims.
 MAX_DROPPED_IN_A_ROW = 2
+# A sentence that says the same six words twice is a model caught in a loop ("…Staff reported
+# that the EU … Staff reported that the EU …"): it would run to the token budget.
+LOOP_WORDS = 6
 LEADING_MARKS = re.compile(r"(?:\[[\d\s,;]+\]\s*)+")
 GLUED_MARK = re.compile(r"([.!?][\"'”’)]*)(?=\[\d)")  # "rose.[1]"
 FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
@@ -68,6 +71,13 @@ def hints(sentence: str) -> tuple[str, list[int]]:
     """The sentence without its markers, and the numbers they name: ``"A [2, 3]." -> ("A.", [2, 3])``."""
     numbers = [int(x) for m in MARKER.finditer(sentence) for x in re.split(r"[,;]", m.group(1))]
     return MARKER.sub("", sentence).strip(), list(dict.fromkeys(numbers))
+
+
+def looping(sentence: str, n: int = LOOP_WORDS) -> bool:
+    """Whether some run of ``n`` words occurs twice in ``sentence``."""
+    words = sentence.casefold().split()
+    runs = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(runs)) < len(runs)
 
 
 def is_abstention(text: str) -> bool:
@@ -137,6 +147,8 @@ class AnswerBuilder:
             if not self.stopped:
                 new.append(self._check(sentence))
         self.done = max(self.done, len(complete))
+        if not final and sentences and looping(sentences[-1]):
+            self.stopped = "the model repeated itself"
         return [s for s in new if s]
 
     def _check(self, sentence: str) -> str | None:

@@ -192,7 +192,9 @@ def negated(text: str) -> bool:
 # and "two economies" is no date). A question asking for money or a percentage needs a
 # figure in money or a percentage: a count ("the two economies") is neither. A question
 # asking which one of a kind of thing that has proper names (a company, a mine, a senator)
-# needs a name the question does not give: "new mines in Myanmar" names no mine.
+# needs a name the question does not give: "new mines in Myanmar" names no mine. A question
+# asking how many of something needs a number of that thing: "How many export licences…?"
+# is not answered by "after two days of talks".
 _CURRENCY = r"(?:[$€£¥]|\b(?:usd|rmb|yuan|dollars?|euros?|yen)\b)"
 Gives = Callable[[str, str, Callable[[str], bool]], bool]  # (answer, question, common) -> bool
 
@@ -206,6 +208,20 @@ def _figure(pattern: str) -> Gives:
 def _time(pattern: str) -> Gives:
     found = re.compile(pattern, re.IGNORECASE)
     return lambda text, question, common: bool(found.search(number_words(text)))
+
+
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w'’-]+\s*){1,3})", re.IGNORECASE)
+_COUNTED = re.compile(r"\d[\d,.]*((?:\s+[\w'’-]+){1,3})")  # a number and the words after it
+
+
+def _count(text: str, question: str, common: Callable[[str], bool]) -> bool:
+    """A number followed, within three words, by one of the three words after "how many"."""
+    asked = _HOW_MANY.search(question)
+    counted = {t for t in content_terms(asked.group(1)) if not t.isdigit()} if asked else set()
+    plain = _DATE.sub(" ", number_words(text))
+    if not counted:
+        return bool(re.search(r"\d", plain))
+    return any(content_terms(m.group(1)) & counted for m in _COUNTED.finditer(plain))
 
 
 def _new_name(text: str, question: str, common: Callable[[str], bool]) -> bool:
@@ -227,6 +243,7 @@ KINDS: dict[str, tuple[re.Pattern, Gives]] = {
         re.compile(r"\bwhat\b[^?]{0,30}\b(?:share|percentage|proportion)\b|\bper ?cent", re.IGNORECASE),
         _figure(r"\d\s*(?:%|per ?cent)|\b(?:half|third|thirds|quarter|quarters|majority|fifth|tenth)\b"),
     ),
+    "a count": (re.compile(r"\bhow many\b", re.IGNORECASE), _count),
     "an amount": (
         re.compile(
             r"\bhow (?:many|much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:number|amount|rate)\b",

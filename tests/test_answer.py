@@ -271,6 +271,16 @@ def test_generation_stops_once_the_model_repeats_itself(fake_pipeline):
     assert answer.warnings == ["stopped reading the answer: the model repeated itself"]
 
 
+def test_generation_stops_inside_a_sentence_that_loops(fake_pipeline):
+    """A sentence caught in a loop never ends, so it would run to the token budget."""
+    claim = "Ford halted production of the Explorer SUV [1]."
+    pipeline, _ = fake_pipeline(f"{claim} The staff reported that " + "the EU staff reported that " * 40)
+    answer = pipeline.ask("Which carmaker halted Explorer production?")
+    assert answer.text == claim
+    assert answer.timings["completion_tokens"] < 30
+    assert answer.warnings == ["stopped reading the answer: the model repeated itself"]
+
+
 def test_evidence_mode_numbers_the_retrieved_passages(fake_pipeline):
     pipeline, generator = fake_pipeline("Ford halted production of the Explorer SUV [1].", context="evidence")
     answer = pipeline.ask("Which carmaker halted Explorer production?")
