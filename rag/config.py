@@ -44,6 +44,9 @@ class Settings:
     corpus_tokens: int = field(default=6000, metadata={"help": "largest corpus read whole, in tokens"})
     evidence_tokens: int = field(default=700, metadata={"help": "token budget for evidence in the prompt"})
     answer_tokens: int = field(default=256, metadata={"help": "most tokens a generated answer may have"})
+    draft_tokens: int = field(
+        default=4, metadata={"help": "tokens drafted from the prompt per decoding step (0: plain greedy)"}
+    )
     verify_claims: bool = field(
         default=True, metadata={"help": "also ask the model whether each claim's quotes state it"}
     )

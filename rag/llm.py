@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .decode import Drafter, TextPieces, greedy
 from .kvprefix import PinReport, PrefixCache, common_prefix
 
 Messages = list[dict[str, str]]
@@ -20,8 +21,10 @@ class Generator:
     ``stats`` receives prompt_tokens (tokens read for this answer), cached_tokens (reused
     from a cached prefix), completion_tokens, ttft_ms, decode_ms (the model's own time after
     the first token) and paused_ms (the time generation waited while its reader, such as
-    the claim checks, held the stream between tokens). ``pin`` is optional:
-    a backend without a prefix cache reads every prompt in full.
+    the claim checks, held the stream between tokens); the in-process model adds passes
+    (forward passes after the prompt's: fewer than tokens when drafts are kept, see
+    ``rag.decode``). ``pin`` is optional: a backend without a prefix cache reads every
+    prompt in full.
     """
 
     name: str = "generator"
@@ -77,9 +80,20 @@ class LlamaGenerator(Generator):
     with it, so only the rest of the prompt is read.
     """
 
-    def __init__(self, path: Path, name: str, *, n_threads: int, n_ctx: int, seed: int = 0, fingerprint=""):
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        *,
+        n_threads: int,
+        n_ctx: int,
+        seed: int = 0,
+        fingerprint="",
+        draft_tokens=0,
+    ):
         self.path, self.name = Path(path), name
         self.n_threads, self.n_ctx, self.seed = n_threads, n_ctx, seed
+        self.draft_tokens = draft_tokens  # prompt-lookup draft per step (rag.decode); 0: plain greedy
         self.fingerprint = fingerprint or f"{self.path.name}:{self.path.stat().st_size}"
 
     def _loaded(self, role: str = "answer") -> _Loaded:
@@ -155,24 +169,20 @@ class LlamaGenerator(Generator):
         tokens, stop = self.tokens(messages)
         with loaded.lock:
             llm = loaded.llm
-            llm.set_seed(self.seed)
             cached = loaded.prefix.restore(tokens)
             stats["cached_tokens"] = cached
             stats["prompt_tokens"] = len(tokens) - cached
-            chunks = llm.create_completion(
-                tokens,
-                max_tokens=max_tokens,
-                temperature=0.0,
-                top_k=1,
-                seed=self.seed,
-                stop=stop,
-                stream=True,
-            )
             stats["completion_tokens"] = 0
-            for chunk in chunks:
+            text = TextPieces(llm, tokens, stop)
+            drafter = Drafter(tokens, size=self.draft_tokens)
+            for token in greedy(llm, tokens, cached, max_tokens, drafter, stats):
                 stats["completion_tokens"] += 1
-                if text := chunk["choices"][0]["text"]:
-                    yield text
+                if piece := text.add(token):
+                    yield piece
+                if text.stopped:
+                    return
+            if piece := text.rest():
+                yield piece
 
 
 @dataclass

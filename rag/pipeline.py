@@ -167,6 +167,7 @@ class Pipeline:
             n_ctx=context_size(self.settings),
             seed=self.settings.seed,
             fingerprint=fingerprint(path),
+            draft_tokens=self.settings.draft_tokens,
         )
 
     def context(self, model: str | None = None):
@@ -280,7 +281,14 @@ class Pipeline:
         finally:
             stream.close()  # stops the generation (also when our caller stops reading)
         timings["generate_ms"] = (time.perf_counter() - generating) * 1000
-        for key in ("prompt_tokens", "cached_tokens", "completion_tokens", "decode_ms", "paused_ms"):
+        for key in (
+            "prompt_tokens",
+            "cached_tokens",
+            "completion_tokens",
+            "passes",
+            "decode_ms",
+            "paused_ms",
+        ):
             timings[key] = stats.get(key, 0)
         cut_off = stats.get("completion_tokens", 0) >= self.settings.answer_tokens
         shown = len(builder.kept)
