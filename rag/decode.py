@@ -5,7 +5,8 @@ that followed the latest earlier occurrence of the last few tokens (in the promp
 answer so far) are proposed as a draft; one forward pass over the last token and the draft
 scores them all, and the draft is kept up to the first token the model would not have
 chosen, which that pass gives too. Every token kept is the model's own greedy choice, so
-the text is greedy decoding's; only the number of passes falls. Only the draft's rows of
+the text is greedy decoding's (up to near ties: a pass over several tokens computes the
+logits with other kernels); only the number of passes falls. Only the draft's rows of
 logits are computed, so unlike llama-cpp-python's ``LlamaPromptLookupDecoding`` this needs
 no ``logits_all`` buffer over the whole context.
 """
