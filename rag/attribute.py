@@ -199,10 +199,15 @@ _CURRENCY = r"(?:[$€£¥]|\b(?:usd|rmb|yuan|dollars?|euros?|yen)\b)"
 Gives = Callable[[str, str, Callable[[str], bool]], bool]  # (answer, question, common) -> bool
 
 
+def _without_dates(text: str) -> str:
+    """Number words as digits, and dates blanked out: the day of a date is not an amount."""
+    return _DATE.sub(" ", number_words(text))
+
+
 def _figure(pattern: str) -> Gives:
-    """An answer holding ``pattern`` outside its dates: the day of a date is not an amount."""
+    """An answer holding ``pattern`` outside its dates."""
     found = re.compile(pattern, re.IGNORECASE)
-    return lambda text, question, common: bool(found.search(_DATE.sub(" ", number_words(text))))
+    return lambda text, question, common: bool(found.search(_without_dates(text)))
 
 
 def _time(pattern: str) -> Gives:
@@ -210,18 +215,18 @@ def _time(pattern: str) -> Gives:
     return lambda text, question, common: bool(found.search(number_words(text)))
 
 
-_HOW_MANY = re.compile(r"\bhow many\s+((?:[\w'’-]+\s*){1,3})", re.IGNORECASE)
+_AMOUNT = _figure(r"\d|\b(?:half|third|quarter|dozens?|hundreds|thousands|millions|billions)\b")
+_HOW_MANY = re.compile(r"\bhow many\b((?:\s+[\w'’-]+){0,3})", re.IGNORECASE)
 _COUNTED = re.compile(r"\d[\d,.]*((?:\s+[\w'’-]+){1,3})")  # a number and the words after it
 
 
 def _count(text: str, question: str, common: Callable[[str], bool]) -> bool:
-    """A number followed, within three words, by one of the three words after "how many"."""
-    asked = _HOW_MANY.search(question)
-    counted = {t for t in content_terms(asked.group(1)) if not t.isdigit()} if asked else set()
-    plain = _DATE.sub(" ", number_words(text))
+    """A number followed, within three words, by one of the three words after "how many"
+    (any amount when those words name nothing)."""
+    counted = {t for t in content_terms(_HOW_MANY.search(question).group(1)) if not t.isdigit()}
     if not counted:
-        return bool(re.search(r"\d", plain))
-    return any(content_terms(m.group(1)) & counted for m in _COUNTED.finditer(plain))
+        return _AMOUNT(text, question, common)
+    return any(content_terms(m.group(1)) & counted for m in _COUNTED.finditer(_without_dates(text)))
 
 
 def _new_name(text: str, question: str, common: Callable[[str], bool]) -> bool:
@@ -243,13 +248,13 @@ KINDS: dict[str, tuple[re.Pattern, Gives]] = {
         re.compile(r"\bwhat\b[^?]{0,30}\b(?:share|percentage|proportion)\b|\bper ?cent", re.IGNORECASE),
         _figure(r"\d\s*(?:%|per ?cent)|\b(?:half|third|thirds|quarter|quarters|majority|fifth|tenth)\b"),
     ),
-    "a count": (re.compile(r"\bhow many\b", re.IGNORECASE), _count),
+    "a count": (_HOW_MANY, _count),
     "an amount": (
         re.compile(
-            r"\bhow (?:many|much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:number|amount|rate)\b",
+            r"\bhow (?:much|long|large|big|high|low)\b|\bwhat\b[^?]{0,30}\b(?:number|amount|rate)\b",
             re.IGNORECASE,
         ),
-        _figure(r"\d|\b(?:half|third|quarter|dozens?|hundreds|thousands|millions|billions)\b"),
+        _AMOUNT,
     ),
     "a name": (
         re.compile(
