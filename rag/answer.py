@@ -126,7 +126,6 @@ class AnswerBuilder:
         self.question_vector = sources.embed([question])[0]
         self.order: dict[Candidate, int] = {}  # quote -> citation number
         self.warnings: list[str] = []
-        self.attributions: list[Attribution] = []
         self.seen: set[str] = set()  # claims already taken, case and spacing folded
         self.dropped_in_a_row = 0
         self.stopped = ""  # why the rest of the model's text is not worth reading
@@ -160,24 +159,7 @@ class AnswerBuilder:
             self.stopped = "the model repeated itself"
             return None
         self.seen.add(folded)
-        result = attribute(
-            bare,
-            self.sources.embed([bare])[0],
-            self.sources.candidates,
-            self.sources.vectors,
-            question=self.asked,
-            headline=self.sources.headline,
-            common=self.sources.common,
-            hints=cited,
-            question_vector=self.question_vector,
-            embed=self.sources.embed,
-            rules=self.rules,
-        )
-        self.attributions.append(result)
-        if result.kept and self.sources.verify is not None and not result.copied(self.rules):
-            p = self.sources.verify(bare, [q.text for q in result.quotes], self.sources.dated(result.quotes))
-            if p is not None and p < self.rules.min_entailment:
-                result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
+        result = self._attributed(bare, cited)
         if not result.kept:
             self.warnings.append(f"dropped “{bare}”: {'; '.join(result.problems)}")
             self.dropped_in_a_row += 1
@@ -190,6 +172,43 @@ class AnswerBuilder:
         self.kept.append(text)
         self.claims.append(bare)
         return text
+
+    def _attributed(self, claim: str, cited: list[int]) -> Attribution:
+        """The claim's attribution, checked by the model's judge when there is one.
+
+        When the judge finds that the quotes do not state the claim, the claim may still be
+        stated by a sentence the ranking put lower ("the two presidents' phone call on June 5"
+        below "The conversation, held on 5 June"): the best quote is set aside and attribution
+        runs again, up to ``rules.requotes`` times. Each new choice must pass every rule and
+        the judge in turn; when none does, the first verdict is reported.
+        """
+        vector = self.sources.embed([claim])[0]
+        pool = list(range(len(self.sources.candidates)))
+        first = None
+        for _ in range(1 + self.rules.requotes):
+            result = attribute(
+                claim,
+                vector,
+                [self.sources.candidates[i] for i in pool],
+                self.sources.vectors[pool],
+                question=self.asked,
+                headline=self.sources.headline,
+                common=self.sources.common,
+                hints=cited,
+                question_vector=self.question_vector,
+                embed=self.sources.embed,
+                rules=self.rules,
+            )
+            if not result.kept or self.sources.verify is None or result.copied(self.rules):
+                break
+            quotes = [q.text for q in result.quotes]
+            p = self.sources.verify(claim, quotes, self.sources.dated(result.quotes))
+            if p is None or p >= self.rules.min_entailment:
+                break
+            result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
+            first = first or result
+            pool.remove(self.sources.candidates.index(result.quotes[0]))
+        return result if result.kept or first is None else first
 
     def finish(self, raw: str, model: str, timings: dict, cut_off: bool = False) -> Answer:
         if is_abstention(raw):

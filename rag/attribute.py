@@ -393,6 +393,7 @@ class Rules:
     max_quotes: int = 2  # quotes one claim may combine
     search_depth: int = 20  # a further quote is looked for among this many best-ranked candidates
     min_entailment: float = 0.5  # with verify_claims: the model's P(yes) that the quotes state the claim
+    requotes: int = 2  # quotes set aside, one at a time, when the judge rejects a claim's quotes
     verbatim: float = 0.9  # a claim this similar to its quotes, covering all it adds, copies them
 
 

@@ -114,6 +114,35 @@ def test_a_claim_the_model_judges_unstated_is_dropped_when_verifying():
     assert seen[0] == ("The US eased curbs on ethane.", quotes, "June 28, 2025")  # with the date line
 
 
+def test_a_rejected_quote_gives_way_to_the_next_one_the_judge_accepts():
+    """The judge turns down the best-ranked quote; the next quote that passes the rules is
+    judged in turn, and cited when accepted. When every quote that passes the rules is turned
+    down, the claim is dropped with the first verdict."""
+    text_c = "Officials said Washington agreed that the US will ease curbs on ethane exports."
+    docs = {**DOCS, "c": Document("c", "Ethane article", None, None, text_c, "z")}
+    spans = [(d, a, b) for d, doc in docs.items() for a, b in split_sentences(doc.text)]
+    cands = candidates_for(spans, docs, UNITS)
+    judged = []
+
+    def verify(claim, quotes, dated):
+        judged.append(quotes)
+        return 0.9 if accept in quotes[0] else 0.2
+
+    with_judge = Sources(
+        cands, EMBEDDER.embed([c.text for c in cands]), docs, EMBEDDER.embed, {"deal"}.__contains__, verify
+    )
+    accept = "Officials"
+    a = AnswerBuilder("What was agreed?", with_judge, ANY_TOPIC).finish("The US will ease curbs.", "fake", {})
+    assert [c.quote for c in a.citations] == [text_c] and not a.warnings
+    assert judged == [["The US will ease curbs on ethane."], [text_c]]
+
+    judged.clear()
+    accept = "nothing"
+    a = AnswerBuilder("What was agreed?", with_judge, ANY_TOPIC).finish("The US will ease curbs.", "fake", {})
+    assert a.abstained and len(judged) == 2  # no third sentence passes the rules: none is judged
+    assert "quotes do not state it (p=0.20)" in a.warnings[0]
+
+
 def test_a_claim_not_about_the_question_is_dropped():
     """With the default rules: 'Ford halted Explorer production' shares no word with a question
     about talks, so the fake embedder puts it near orthogonal to it."""
