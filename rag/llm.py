@@ -56,6 +56,10 @@ class Generator:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def load(self, judge: bool = True) -> None:
+        """Load the model now (with the judge's context too, given ``judge``), rather than on
+        first use; nothing to do for a backend that loads nothing here."""
+
     def pin(self, prefix: Messages, store: Path | None = None, progress: bool = False) -> PinReport | None:
         """Keep the state after ``prefix`` (leading messages) for prompts that start with it."""
         return None
@@ -122,6 +126,11 @@ class LlamaGenerator(Generator):
                 )
                 _LOADED[key] = _Loaded(model, threading.Lock(), PrefixCache(model, self.fingerprint))
             return _LOADED[key]
+
+    def load(self, judge: bool = True) -> None:
+        self._loaded()
+        if judge:
+            self._loaded("judge")
 
     def count_tokens(self, text: str) -> int:
         return len(self._loaded().llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))

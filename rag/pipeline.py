@@ -139,10 +139,13 @@ class Pipeline:
             self._index = self._retriever = None
 
     def generator(self, model: str | None = None) -> Generator:
+        """The generator ``model`` (default: the configured one). A new one starts loading in
+        the background, so its weights load while the embedder and the index do."""
         name = model or self.settings.llm_model
         with self._lock:
             if name not in self._generators:
-                self._generators[name] = self._generator_factory(name)
+                made = self._generators[name] = self._generator_factory(name)
+                threading.Thread(target=_load, args=(made, self.settings.verify_claims), daemon=True).start()
             return self._generators[name]
 
     def _backend(self, name: str) -> Generator:
@@ -336,6 +339,14 @@ class Pipeline:
             lambda word: word in retriever.lowercase,
             verify,
         )
+
+
+def _load(generator: Generator, judge: bool) -> None:
+    """Load ``generator`` ahead of its first use; a failure is met again, and raised, there."""
+    try:
+        generator.load(judge)
+    except Exception as error:  # noqa: BLE001 - the first real use reports it
+        log.debug("Loading %s ahead of use failed: %s", generator.name, error)
 
 
 def judged(generator: Generator, claim: str, quotes: list[str], dated: str = "") -> float | None:

@@ -260,6 +260,25 @@ def test_bad_questions_raise_value_error(fake_pipeline, bad):
     assert generator.prompts == []
 
 
+def test_a_new_generator_starts_loading_in_the_background_once(fake_pipeline):
+    """The weights load while the embedder and the index do. A load that fails there is left
+    to the first real use to report (here the fake's load fails; nothing is raised)."""
+    import threading
+
+    pipeline, generator = fake_pipeline()
+    loading = threading.Event()
+    calls = []
+
+    def load(judge):
+        calls.append(judge)
+        loading.set()
+        raise RuntimeError("no weights")
+
+    generator.load = load
+    assert pipeline.generator() is generator and loading.wait(5)
+    assert pipeline.generator() is generator and calls == [True]  # loaded once, judge included
+
+
 def test_missing_index_is_built_with_a_message(fake_pipeline, tmp_path, caplog):
     pipeline, _ = fake_pipeline("Ford halted production of the Explorer SUV [1].")
     answer = pipeline.ask("Which carmaker halted Explorer production?")
