@@ -16,6 +16,7 @@ import numpy as np
 
 from .attribute import RULES, Attribution, Candidate, Rules, asked_kind, attribute, gives_kind, headline
 from .chunking import split_sentences
+from .prompts import ANSWER_SENTENCES
 from .schema import Answer, Citation, Document, Source
 
 ABSTAIN_TEXT = "The sources don't say. Nothing in the indexed articles answers this question."
@@ -171,6 +172,8 @@ class AnswerBuilder:
         text = with_marks(bare, "".join(f"[{n}]" for n in dict.fromkeys(numbers)))
         self.kept.append(text)
         self.claims.append(bare)
+        if len(self.kept) >= ANSWER_SENTENCES:
+            self.stopped = f"the answer has the {ANSWER_SENTENCES} sentences asked for"
         return text
 
     def _attributed(self, claim: str, cited: list[int]) -> Attribution:

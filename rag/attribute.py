@@ -233,6 +233,11 @@ def _new_name(text: str, question: str, common: Callable[[str], bool]) -> bool:
     return bool(names(text, common) - names(question, common))
 
 
+def _new_person(text: str, question: str, common: Callable[[str], bool]) -> bool:
+    """A new name that is not a country's: "The US and China confirmed …" names no senator."""
+    return bool(names(text, common) - names(question, common) - ALIASES.keys())
+
+
 KINDS: dict[str, tuple[re.Pattern, Gives]] = {
     "a sum of money": (
         re.compile(
@@ -256,11 +261,18 @@ KINDS: dict[str, tuple[re.Pattern, Gives]] = {
         ),
         _AMOUNT,
     ),
+    "a person": (
+        re.compile(
+            r"\bwhich\s+(?:\S+\s+){0,2}?(?:senator|lawmaker|official|minister|researcher|analyst|"
+            r"spokes(?:man|woman|person))\b",
+            re.IGNORECASE,
+        ),
+        _new_person,
+    ),
     "a name": (
         re.compile(
             r"\bwhich\s+(?:\S+\s+){0,2}?(?:company|firm|carmaker|automaker|manufacturer|producer|mine|"
-            r"country|city|port|province|region|senator|lawmaker|official|minister|ministry|agency|"
-            r"outlet|newspaper|bank|university|researcher|analyst|spokes(?:man|woman|person))\b",
+            r"country|city|port|province|region|ministry|agency|outlet|newspaper|bank|university)\b",
             re.IGNORECASE,
         ),
         _new_name,
@@ -391,6 +403,7 @@ class Rules:
     min_part_terms: int = 3  # a clause adding fewer terms is not checked on its own (a connective)
     min_relevance: float = 0.2  # a claim less similar to the question is not about it
     max_quotes: int = 2  # quotes one claim may combine
+    quote_window: int = 2  # a further quote is from the first one's article, this many sentences away at most
     search_depth: int = 20  # a further quote is looked for among this many best-ranked candidates
     min_entailment: float = 0.5  # with verify_claims: the model's P(yes) that the quotes state the claim
     requotes: int = 2  # quotes set aside, one at a time, when the judge rejects a claim's quotes
@@ -438,7 +451,9 @@ def attribute(
     Candidates are ranked by similarity + ``lexical_weight`` × coverage of what the claim
     adds to the question (+ a bonus when the model cited their unit). The best is the first
     quote; while the claim has numbers or names its quotes lack, the next-ranked candidate
-    that holds some of them and is itself similar enough to the claim is added. The
+    that holds some of them and is itself similar enough to the claim is added, if it is a
+    near neighbour of the first quote in the same article (a name in the sentence before,
+    not "the EU" from another paragraph under someone else's words). The
     claim is kept when every number and name is grounded (quotes, question, or the cited
     articles' ``headline(doc_id)``), its best quote is similar enough, that grounding holds
     enough of what the claim adds to the question, as a whole and in each clause (a clause
@@ -466,9 +481,15 @@ def attribute(
 
     terms = numbers(claim), names(claim, common)
     missing = absent(*terms, grounding())
+
+    def near(i: int) -> bool:  # two sentences far apart, glued, can say what neither says
+        return candidates[i].doc_id == candidates[best].doc_id and abs(i - best) <= rules.quote_window
+
     for i in order[1 : rules.search_depth]:
         if not missing or len(result.quotes) >= rules.max_quotes:
             break
+        if not near(int(i)):
+            continue
         similar = similarity[int(i)] >= rules.min_similarity  # "August 10" does not ground "fell 10%"
         if similar and set(missing) - set(absent(*terms, candidates[int(i)].text)):
             result.quotes.append(candidates[int(i)])
@@ -478,6 +499,8 @@ def attribute(
         if held >= rules.min_coverage or len(result.quotes) >= rules.max_quotes:
             break
         other = candidates[int(i)]
+        if not near(int(i)):
+            continue
         backs = coverage(part, other.text, given=question) >= rules.min_coverage
         if backs and similarity[int(i)] >= rules.min_similarity and other not in result.quotes:
             result.quotes.append(other)

@@ -13,6 +13,8 @@ from string import Template
 from .schema import Evidence
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+ANSWER_SENTENCES = 4  # most sentences an answer has: the prompt asks for them, the checks stop there
+_COUNT_WORDS = ("one", "two", "three", "four", "five", "six")
 
 
 @cache
@@ -42,7 +44,11 @@ def corpus_system(articles: list[str]) -> dict[str, str]:
 
 def _question(question: str, material: str, unit: str) -> dict[str, str]:
     user = template("answer").substitute(
-        material=material, question=question.strip(), unit=unit, units=unit + "s"
+        material=material,
+        question=question.strip(),
+        unit=unit,
+        units=unit + "s",
+        most=_COUNT_WORDS[ANSWER_SENTENCES - 1],
     )
     return {"role": "user", "content": user}
 

@@ -20,6 +20,7 @@ from rag.answer import (
 from rag.attribute import RULES
 from rag.chunking import split_sentences
 from rag.pipeline import Pipeline
+from rag.prompts import ANSWER_SENTENCES
 from rag.schema import Document, Evidence
 
 from .conftest import FakeEmbedder, FakeGenerator
@@ -141,6 +142,19 @@ def test_a_rejected_quote_gives_way_to_the_next_one_the_judge_accepts():
     a = AnswerBuilder("What was agreed?", with_judge, ANY_TOPIC).finish("The US will ease curbs.", "fake", {})
     assert a.abstained and len(judged) == 2  # no third sentence passes the rules: none is judged
     assert "quotes do not state it (p=0.20)" in a.warnings[0]
+
+
+def test_reading_stops_at_the_number_of_sentences_the_prompt_asks_for():
+    """Among 300 other articles the model listed eleven "Prices of neodymium fell …" sentences
+    from eleven articles; the prompt asks for at most ANSWER_SENTENCES."""
+    raw = (
+        "The US will ease curbs on ethane [1]. China will approve licences [1]. "
+        "Talks were held in London [2]. Ford halted Explorer production [2]. "
+        "Licences will be approved by China [1]."
+    )
+    a = answer(raw)
+    assert len(a.text.split(". ")) == ANSWER_SENTENCES == 4 and "Licences will be" not in a.text
+    assert a.warnings == ["stopped reading the answer: the answer has the 4 sentences asked for"]
 
 
 def test_a_claim_not_about_the_question_is_dropped():

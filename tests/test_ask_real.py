@@ -125,6 +125,26 @@ def test_a_sentence_glued_from_two_source_sentences_cites_both(real_pipeline):
     )
 
 
+def test_a_quote_the_claim_check_rejects_gives_way_to_one_that_states_the_claim(real_pipeline):
+    """d04 of the dev set, as the model wrote it in evidence mode. Attribution ranks "The
+    conversation, held on 5 June, …" first, which names no presidents and no phone; the claim
+    check says no to it, and yes to the next sentence, "… the two presidents' phone call on
+    June 5" (real embedder, index and claim check; the model's text replayed)."""
+    from rag.answer import AnswerBuilder
+    from rag.context import Prompt
+
+    question = DEV["d04"]["question"]
+    settings, retriever = real_pipeline.settings, real_pipeline.retriever
+    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
+    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
+    answer = AnswerBuilder(question, sources).finish(
+        "The two presidents spoke by phone on June 5 [8].", "test", {}
+    )
+    print(answer.to_markdown(), answer.warnings)
+    [citation] = answer.citations
+    assert "phone call on June 5" in citation.quote and not answer.warnings
+
+
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
     """A claim may place its quote in time by the article's date line, and only by the right one."""
     from rag.pipeline import judged

@@ -149,6 +149,27 @@ def test_a_second_quote_is_added_for_a_name_the_first_lacks():
     assert found.kept and found.quotes == cands[:2]
 
 
+def test_a_further_quote_comes_from_near_the_first_in_the_same_article():
+    """x11 of the extra set among 300 other articles: "The EU said the accord builds on …"
+    took its words from one sentence and "EU" from one 23 sentences later."""
+    far = [
+        "The accord builds on previous discussions.",
+        *(f"Filler sentence number {n} about ports." for n in range(5)),
+        "Both the EU and Japan have launched their own initiatives.",
+    ]
+    cands = candidates(*far)
+    vectors = [[1, 0], *([[0, 1]] * 5), [0.6, 0.8]]
+    found = check("The EU said the accord builds on previous discussions.", cands, vectors, [1, 0])
+    assert not found.kept and found.quotes == [cands[0]] and found.problems[0] == "EU not in its sources"
+    near = check(
+        "The EU said the accord builds on previous discussions.",
+        cands[:1] + cands[6:],
+        [[1, 0], [0.6, 0.8]],
+        [1, 0],
+    )
+    assert near.quotes == [cands[0], cands[6]]
+
+
 METALS = (
     "Like rare earths, these metals, which the US buys, are mostly produced in China and play an "
     "essential role in civilian and military applications."
@@ -278,12 +299,15 @@ def test_names_missing_from_the_quote_are_named_in_the_problem(claim, problem):
         ("What share of processing does China control?", "China controls 12 plants.", False),
         ("Which mine in Myanmar does the militia protect?", "A militia protects mines in Myanmar.", False),
         ("Which carmaker halted production?", "Ford halted production of the Explorer.", True),
+        ("Which US senator criticised the deal?", "The US and China have confirmed the deal.", False),
+        ("Which US senator criticised the deal?", "Senator Jane Roe criticised the deal.", True),
+        ("Which country did the US turn to?", "The US turned to China.", True),
     ],
 )
 def test_an_answer_must_give_the_kind_of_thing_asked_for(question, answer, gives):
     """A word that only orders events ("later", "earlier"), a count, or "may" does not say
     when; the day of a date is not an amount; a count is no sum of money or percentage; a
-    place the question gives is not the name it asks for."""
+    place the question gives is not the name it asks for, and a country is not a person."""
     assert gives_kind(answer, asked_kind(question), question) is gives
 
 
