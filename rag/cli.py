@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -72,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, default=None, help="report folder (default eval/reports/<time>)")
     ev.add_argument("--fail-under", nargs="*", default=[], metavar="METRIC=VALUE")
     ev.add_argument("--fail-above", nargs="*", default=[], metavar="METRIC=VALUE")
+    ev.add_argument(
+        "--distractors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="ask among N generated articles too (rag scale's), in a temporary copy of the corpus",
+    )
 
     bench = sub.add_parser("bench", help="measure latency, throughput and memory beside raw llama.cpp")
     bench.add_argument("--model", default=None, help="generator model name")
@@ -269,13 +277,23 @@ def cmd_eval(args, settings: Settings) -> int:
     under = dict(evaluate.parse_threshold(t) for t in args.fail_under)
     above = dict(evaluate.parse_threshold(t) for t in args.fail_above)
     gold = evaluate.load_gold(args.gold)
-    pipeline = Pipeline(settings, progress=True)
-    report = evaluate.evaluate(
-        gold,
-        lambda q: pipeline.ask(q, model=args.model),
-        settings.corpus_dir,
-        meta={"gold": str(args.gold), "model": args.model or settings.llm_model},
-    )
+    if args.distractors < 0:
+        raise ValueError("--distractors must be 0 or more")
+    meta = {
+        "gold": str(args.gold),
+        "model": args.model or settings.llm_model,
+        "distractors": args.distractors,
+    }
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        if args.distractors:
+            from .scale import mix_corpus
+
+            mixed = mix_corpus(settings.corpus_dir, Path(tmp) / "corpus", args.distractors)
+            settings = settings.with_(corpus_dir=mixed, index_dir=Path(tmp) / "index")
+        pipeline = Pipeline(settings, progress=True)
+        report = evaluate.evaluate(
+            gold, lambda q: pipeline.ask(q, model=args.model), settings.corpus_dir, meta=meta
+        )
     out = args.out or ROOT / "eval" / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
     evaluate.write_report(report, out)
     print(evaluate.summary_table(report["summary"]))

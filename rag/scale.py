@@ -128,6 +128,22 @@ def write_corpus(folder: Path, n: int, seed: int = 0) -> list[tuple[str, str]]:
     return questions
 
 
+def mix_corpus(corpus_dir: Path, folder: Path, n: int, seed: int = 0) -> Path:
+    """A copy of ``corpus_dir``'s article files in ``folder`` with articles ``0 .. n-1``
+    beside them: the same questions, asked among many articles they are not about."""
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = set()
+    for path in sorted(Path(corpus_dir).iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            shutil.copy2(path, folder / path.name)
+            taken.add(path.stem)
+    clash = sorted(taken & {f"a{i:06d}" for i in range(n)})
+    if clash:
+        raise ValueError(f"the corpus already has articles named like generated ones: {', '.join(clash[:3])}")
+    write_corpus(folder, n, seed)
+    return folder
+
+
 # -- measurements ---------------------------------------------------------------------
 
 

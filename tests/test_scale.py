@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from rag import scale
 from rag.config import Settings
 
-from .conftest import FakeEmbedder
+from .conftest import SEEDS, FakeEmbedder
 
 
 def test_articles_are_deterministic_and_answer_their_question():
@@ -48,3 +49,16 @@ def test_run_reports_every_figure(tmp_path):
     assert (
         len(list((tmp_path / "work" / "corpus").glob("*.txt"))) == 20
     )  # generated under tmp, never committed
+
+
+def test_a_mixed_corpus_is_the_corpus_beside_generated_articles(tmp_path):
+    mixed = scale.mix_corpus(SEEDS, tmp_path / "mixed", 3)
+    seeds = sorted(p.name for p in SEEDS.iterdir() if p.is_file())
+    assert sorted(p.name for p in mixed.iterdir()) == sorted(
+        [*seeds, "a000000.txt", "a000001.txt", "a000002.txt"]
+    )
+    assert all((mixed / name).read_bytes() == (SEEDS / name).read_bytes() for name in seeds)
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "a000001.txt").write_text("An article of the user's own.\n")
+    with pytest.raises(ValueError, match="a000001"):
+        scale.mix_corpus(tmp_path / "own", tmp_path / "clash", 3)
