@@ -172,6 +172,7 @@ def score_question(
         "sentences": count_sentences(answer.text),
         "uncited_sentences": list(answer.uncited_sentences),
         "timings": dict(answer.timings),
+        "warnings": list(answer.warnings),  # what the checks dropped, and why
         "error": error,
     }
 

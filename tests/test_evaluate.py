@@ -185,6 +185,7 @@ ANSWERS = {
         abstained=True,
         timings={"total_ms": 400, "retrieve_ms": 400, "ttft_ms": None},  # abstained before generation
         model="fake-model",
+        warnings=["nothing relevant was retrieved"],
         retrieved_doc_ids=["b"],
         evidence=[evidence(1, "a", "Officials met on June 5.")],
     ),
@@ -267,6 +268,7 @@ def test_question_rows(report: dict) -> None:
     assert set(q1["citations"][0]) == {"n", "doc_id", "quote", "start", "end", "verified", "valid"}
     assert all(q["error"] is None for q in report["questions"])
     assert q1["timings"]["total_ms"] == 2000
+    assert (q1["warnings"], q3["warnings"]) == ([], ["nothing relevant was retrieved"])
 
 
 def test_meta(report: dict) -> None:
