@@ -145,6 +145,26 @@ def test_a_quote_the_claim_check_rejects_gives_way_to_one_that_states_the_claim(
     assert "phone call on June 5" in citation.quote and not answer.warnings
 
 
+def test_a_name_is_not_borrowed_from_a_distant_sentence(real_pipeline):
+    """x11 of the extra set, as the model wrote it among 300 generated articles: the words of
+    one sentence of article 002 and "EU" from another, 23 sentences further on. The EU said
+    nothing of the kind, so the claim is dropped (real embedder and index; text replayed)."""
+    from rag.answer import AnswerBuilder
+    from rag.context import Prompt
+
+    question = "What did the EU say about the US-China agreement?"
+    settings, retriever = real_pipeline.settings, real_pipeline.retriever
+    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
+    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
+    raw = (
+        "The EU said the accord builds on previous discussions held in Geneva and London and is viewed "
+        "by both sides as a step towards stabilising trade relations [1][2]."
+    )
+    answer = AnswerBuilder(question, sources).finish(raw, "test", {})
+    print(answer.to_markdown(), answer.warnings)
+    assert answer.abstained and "EU not in its sources" in answer.warnings[0]
+
+
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
     """A claim may place its quote in time by the article's date line, and only by the right one."""
     from rag.pipeline import judged
