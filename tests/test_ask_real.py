@@ -99,25 +99,32 @@ def test_the_claim_check_tells_a_stated_claim_from_a_misattributed_one(real_pipe
     assert stated > 0.5 > wrong
 
 
+def replayed(real_pipeline, question: str, raw: str):
+    """The answer built from ``raw``, text the model once wrote in evidence mode, checked against
+    what retrieval finds for ``question`` now (real embedder, index and claim check)."""
+    from rag.answer import AnswerBuilder
+    from rag.context import Prompt
+
+    settings, retriever = real_pipeline.settings, real_pipeline.retriever
+    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
+    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
+    answer = AnswerBuilder(question, sources).finish(raw, "test", {})
+    print(answer.to_markdown(), answer.warnings)
+    return answer
+
+
 def test_a_sentence_glued_from_two_source_sentences_cites_both(real_pipeline):
     """x01 of the extra set, as the model wrote it in evidence mode: two sentences of one article,
     numbered like the passages, which the answer splitter reads as one ("…to the U.S. [2] Like…").
     The second alone names no metal, so the clause with the metals brings in its own sentence
     (real embedder, index and claim check; the model's text replayed)."""
-    from rag.answer import AnswerBuilder
-    from rag.context import Prompt
-
     question = "Which metals did China ban from export to the US besides rare earths?"
-    settings, retriever = real_pipeline.settings, real_pipeline.retriever
-    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
-    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
     raw = (
         "[1] China's export ban on critical minerals such as gallium and germanium to the U.S. [2] Like "
         "rare earths, these metals are predominantly produced in China and play an essential role in both "
         "civilian and military applications."
     )
-    answer = AnswerBuilder(question, sources).finish(raw, "test", {})
-    print(answer.to_markdown(), answer.warnings)
+    answer = replayed(real_pipeline, question, raw)
     quotes = [c.quote for c in answer.citations]
     assert not answer.abstained and len(quotes) == 2 and "U.S. Like rare earths" in answer.text  # one claim
     assert any("gallium and germanium" in q for q in quotes) and any(
@@ -130,17 +137,8 @@ def test_a_quote_the_claim_check_rejects_gives_way_to_one_that_states_the_claim(
     conversation, held on 5 June, …" first, which names no presidents and no phone; the claim
     check says no to it, and yes to the next sentence, "… the two presidents' phone call on
     June 5" (real embedder, index and claim check; the model's text replayed)."""
-    from rag.answer import AnswerBuilder
-    from rag.context import Prompt
-
     question = DEV["d04"]["question"]
-    settings, retriever = real_pipeline.settings, real_pipeline.retriever
-    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
-    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
-    answer = AnswerBuilder(question, sources).finish(
-        "The two presidents spoke by phone on June 5 [8].", "test", {}
-    )
-    print(answer.to_markdown(), answer.warnings)
+    answer = replayed(real_pipeline, question, "The two presidents spoke by phone on June 5 [8].")
     [citation] = answer.citations
     assert "phone call on June 5" in citation.quote and not answer.warnings
 
@@ -149,19 +147,12 @@ def test_a_name_is_not_borrowed_from_a_distant_sentence(real_pipeline):
     """x11 of the extra set, as the model wrote it among 300 generated articles: the words of
     one sentence of article 002 and "EU" from another, 23 sentences further on. The EU said
     nothing of the kind, so the claim is dropped (real embedder and index; text replayed)."""
-    from rag.answer import AnswerBuilder
-    from rag.context import Prompt
-
     question = "What did the EU say about the US-China agreement?"
-    settings, retriever = real_pipeline.settings, real_pipeline.retriever
-    retrieval = retriever.retrieve(question, settings.top_k, settings.evidence_tokens)
-    sources = real_pipeline._sources(retriever, retrieval, Prompt([], list(retrieval.evidence), "evidence"))
     raw = (
         "The EU said the accord builds on previous discussions held in Geneva and London and is viewed "
         "by both sides as a step towards stabilising trade relations [1][2]."
     )
-    answer = AnswerBuilder(question, sources).finish(raw, "test", {})
-    print(answer.to_markdown(), answer.warnings)
+    answer = replayed(real_pipeline, question, raw)
     assert answer.abstained and "EU not in its sources" in answer.warnings[0]
 
 
