@@ -14,7 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribute import RULES, Attribution, Candidate, Rules, asked_kind, attribute, gives_kind, headline
+from .attribute import (
+    RULES,
+    Attribution,
+    Candidate,
+    Rules,
+    asked_kind,
+    attribute,
+    gives_kind,
+    headline,
+    unmentioned,
+)
 from .chunking import split_sentences
 from .prompts import ANSWER_SENTENCES
 from .schema import Answer, Citation, Document, Source
@@ -224,6 +234,9 @@ class AnswerBuilder:
         common = self.sources.common
         if self.kept and kind and not any(gives_kind(c, kind, self.question, common) for c in self.claims):
             why = f"the question asks for {kind} and no backed sentence gives one"
+        cited = [self.sources.documents[d].text for d in dict.fromkeys(q.doc_id for q in self.order)]
+        if self.kept and not why and (missing := unmentioned(self.question, cited, common)):
+            why = f"the question names {', '.join(missing)}, which no cited article mentions"
         if why:
             answer = abstained(self.question, model, timings, why)
             answer.warnings[:0] = self.warnings

@@ -51,6 +51,7 @@ STOPWORDS = frozenset(
 )
 
 DURATIONS = ("minute", "hour", "day", "week", "month", "year")
+NAME_STEM = 5  # a name and its demonym share their first five letters: Japan, Japanese
 _NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?(?:\s*(" + "|".join(SCALES) + r")\b)?"
     r"(?:[\s-]+(" + "|".join(DURATIONS) + r")s?\b)?",
@@ -142,6 +143,23 @@ def names(text: str, common: Callable[[str], bool] = lambda w: False) -> set[str
 def _first_word_start(text: str) -> int:
     m = re.search(r"\w", text)
     return m.start() if m else -1
+
+
+def unmentioned(
+    question: str, texts: Sequence[str], common: Callable[[str], bool] = lambda w: False
+) -> list[str]:
+    """The names ``question`` gives that none of ``texts`` mentions, aliases folded. A word with
+    the name's first five letters counts, so "Japan" mentions "Japanese".
+
+    ``("Which Japanese carmaker halted production?", ["Ford halted production."])`` -> ``["Japanese"]``
+    """
+    words = {w.lower() for t in texts for w in re.findall(r"[\w&]+", canonical(t))}
+    stems = {w[:NAME_STEM] for w in words if len(w) >= NAME_STEM}
+    return sorted(
+        n
+        for n in names(question, common)
+        if n.lower() not in words and not (len(n) >= NAME_STEM and n.lower()[:NAME_STEM] in stems)
+    )
 
 
 def missing_terms(claim: str, grounding: str, common: Callable[[str], bool] = lambda w: False) -> list[str]:

@@ -89,6 +89,17 @@ def test_an_answer_with_no_backed_claim_abstains_with_the_reasons():
     assert "no claim" in a.warnings[-1]
 
 
+def test_an_answer_from_articles_that_never_name_what_the_question_names_abstains():
+    """Ford's article is about a carmaker, but not a Japanese one: the backed claim answers
+    another question."""
+    a = answer("Ford halted Explorer production [2].", question="Which Japanese carmaker halted production?")
+    assert a.abstained and a.citations == []
+    assert a.warnings == ["the question names Japanese, which no cited article mentions"]
+    assert not answer(
+        "Ford halted Explorer production [2].", question="Which carmaker halted production?"
+    ).abstained
+
+
 def test_question_and_headline_terms_ground_a_restatement():
     """May 2024 is in neither the quote nor the article's date line (June 28, 2025), so only
     a question that says it grounds it; June 2025 is grounded by the date line."""

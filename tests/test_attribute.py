@@ -20,6 +20,7 @@ from rag.attribute import (
     missing_terms,
     names,
     numbers,
+    unmentioned,
     weakest_part,
 )
 
@@ -309,6 +310,22 @@ def test_an_answer_must_give_the_kind_of_thing_asked_for(question, answer, gives
     when; the day of a date is not an amount; a count is no sum of money or percentage; a
     place the question gives is not the name it asks for, and a country is not a person."""
     assert gives_kind(answer, asked_kind(question), question) is gives
+
+
+@pytest.mark.parametrize(
+    "question, texts, missing",
+    [
+        ("Which Japanese carmaker halted production?", ["Ford halted production."], ["Japanese"]),
+        ("Which Japanese carmaker halted production?", ["Japan's Toyota halted it."], []),
+        ("What did Beijing and the U.S. agree?", ["China and Washington agreed."], []),
+        ("What did the EU and Lutnick say?", ["Lutnick spoke.", "The E.U. spoke."], []),
+        ("What did the EU and Lutnick say?", ["Lutnick spoke."], ["EU"]),
+        ("What was agreed in London?", [], ["London"]),
+    ],
+)
+def test_names_of_the_question_the_texts_never_mention(question, texts, missing):
+    """Aliases fold, and a demonym is found in its country's name (the first five letters)."""
+    assert unmentioned(question, texts) == missing
 
 
 def test_a_question_about_things_without_proper_names_asks_for_no_name():
