@@ -156,6 +156,21 @@ def test_a_name_is_not_borrowed_from_a_distant_sentence(real_pipeline):
     assert answer.abstained and "EU not in its sources" in answer.warnings[0]
 
 
+def test_a_backed_answer_about_another_carmaker_abstains(real_pipeline):
+    """x18 of the extra set, as the model wrote it with the mpnet embedder, whose relevance signal
+    let the question through: Ford's sentence backs the claim, but Ford's article never mentions
+    Japan, so the answer is to another question (real embedder and index; text replayed)."""
+    question = "Which Japanese carmaker halted production because of the rare earth shortage?"
+    raw = (
+        "Ford Motor Company was forced to halt production of its Explorer SUV for one week in May "
+        "due to shortages [1]."
+    )
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained and answer.warnings == [
+        "the question names Japanese, which no cited article mentions"
+    ]
+
+
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
     """A claim may place its quote in time by the article's date line, and only by the right one."""
     from rag.pipeline import judged
