@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .attribute import content_terms, number_words, numbers
 from .embedder import Embedder
 from .index import VectorIndex
 from .injection import addressed_to_assistant
@@ -31,6 +32,7 @@ MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim o
 LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
 ASKS = re.compile(r"\?[\"”’')\]]*$")  # a sentence that asks ("Will China resume shipments?") states nothing
+NEGATION = re.compile(r"\b(?:not|no|never|nor|without)\b|n[’']t\b", re.I)
 
 # The relevance signal.
 MIN_SIMILARITY = 0.30  # below this best question–sentence similarity, nothing is on topic
@@ -93,6 +95,15 @@ def smooth(scores: np.ndarray, same_doc_as_next: np.ndarray, share: float = NEIG
     out[:-1][link] = np.maximum(out[:-1][link], share * scores[1:][link])
     out[1:][link] = np.maximum(out[1:][link], share * scores[:-1][link])
     return out
+
+
+def gist(text: str) -> frozenset[str]:
+    """What a sentence says, as far as its words go: its content terms, figures by value,
+    aliases folded, and whether it negates. Another outlet's copy of a wire story's sentence
+    has the same gist: ``gist("The U.S. will ease 2 curbs.") == gist("The US will ease two curbs")``.
+    """
+    terms = {t for t in content_terms(number_words(text)) if not t.isdigit()} | numbers(text)
+    return frozenset(terms | ({"<not>"} if NEGATION.search(text) else set()))
 
 
 def names_in(question: str) -> list[str]:
@@ -216,8 +227,8 @@ class Retriever:
         without final punctuation), questions, lines of fewer than MIN_WORDS words and
         sentences addressed to the assistant (rag/injection.py) are never evidence. A
         sentence that leans on the one before it ("It", "In return") shares a passage with
-        that one (unless that one is a headline); a sentence repeating one already chosen
-        word for word is skipped.
+        that one (unless that one is a headline); a sentence with the ``gist`` of one already
+        chosen (another outlet's copy of a wire story) is skipped.
         """
         rows = sorted({self._row[(h.chunk.doc_id, s)] for h in hits for s, _ in h.chunk.sentences})
         rows = [r for r in rows if not self._never_evidence[r]]
@@ -225,11 +236,12 @@ class Retriever:
         rows = [r for r in rows if score[r] >= best - (1 - WEAKEST) * abs(best)]  # scores may be < 0
         passages: list[list[int]] = []
         passage_of: dict[int, list[int]] = {}  # chosen row -> its passage
-        seen_texts: set[str] = set()
+        seen: set[frozenset[str]] = set()
         used = 0
         for row in sorted(rows, key=lambda r: -score[r]):
-            text = " ".join(self._text(self.sentences[row]).split())
-            if text in seen_texts or row in passage_of:
+            text = self._text(self.sentences[row])
+            said = gist(text)
+            if said in seen or row in passage_of:
                 continue
             leans = (
                 LEANS_BACK.match(text)
@@ -243,7 +255,7 @@ class Retriever:
             if used + cost > budget:
                 continue
             used += cost
-            seen_texts.add(text)
+            seen.add(said)
             if earlier is not None:  # joins the passage that ends with the sentence it leans on
                 earlier.append(row)
                 passage_of[row] = earlier

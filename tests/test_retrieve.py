@@ -16,6 +16,7 @@ from rag.retrieve import (
     WEAKEST,
     Retriever,
     diverse,
+    gist,
     names_in,
     rrf,
     smooth,
@@ -49,6 +50,20 @@ def test_smooth_lends_neighbours_a_share_within_a_document():
 def test_names_in_question():
     assert names_in("Who won the 2022 FIFA World Cup?") == ["2022", "FIFA", "World", "Cup"]
     assert names_in("What did the U.S. give up?") == ["U.S"]
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("The U.S. will ease 2 curbs.", "The US will ease two curbs", True),
+        ("Exports rose to 10,000 tonnes.", "Exports rose to 10000 tonnes.", True),
+        ("Exports rose to 10,000 tonnes.", "Exports rose to 12,000 tonnes.", False),
+        ("China will approve the licences.", "China will not approve the licences.", False),
+        ("China will approve the licences.", "China will approve the licences soon.", False),
+    ],
+)
+def test_gist_is_shared_by_copies_of_a_sentence(a, b, same):
+    assert (gist(a) == gist(b)) is same
 
 
 @pytest.fixture
@@ -100,6 +115,21 @@ def test_evidence_scoring_under_half_the_best_is_left_out(fake_retriever):
         assert max(score[r] for r in inside) >= WEAKEST * best
     weak = [r for r in rows if not retriever._never_evidence[r] and score[r] < WEAKEST * best]
     assert weak  # so the budget of 10,000 tokens is not what kept them out
+
+
+def test_another_outlets_copy_of_a_sentence_is_not_evidence_twice(seeds, tmp_path):
+    """A wire story reprinted with small edits ("US" for "U.S.", "due to the shortages") would
+    fill the budget twice."""
+    original = (seeds / "000_4c889cb198ed1fac.txt").read_text(encoding="utf-8")
+    copy = original.replace("U.S.", "US").replace("due to shortages", "due to the shortages")
+    (seeds / "copy.txt").write_text(copy, encoding="utf-8")
+    embedder = FakeEmbedder()
+    settings = Settings.from_env(corpus_dir=seeds, index_dir=tmp_path / "idx")
+    retriever = Retriever(open_index(settings, embedder, progress=False)[0], embedder)
+    evidence = retriever.retrieve("Which carmaker halted Explorer production?", k=8, budget=700).evidence
+    gists = [gist(e.text) for e in evidence]
+    assert len(set(gists)) == len(gists)
+    assert sum("Explorer" in e.text for e in evidence) == 1
 
 
 def test_each_passage_is_one_sentence_or_a_sentence_and_the_one_it_leans_on(fake_retriever):
