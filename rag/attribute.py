@@ -51,6 +51,12 @@ STOPWORDS = frozenset(
 )
 
 DURATIONS = ("minute", "hour", "day", "week", "month", "year")
+# words that make a run of capitalised words an institution's name, not a person's
+INSTITUTIONS = frozenset(
+    "house council ministry department office administration committee commission bank union party"
+    " congress senate parliament university institute agency group company corporation board court"
+    " times post news journal street".split()
+)
 NAME_STEM = 5  # a name and its demonym share their first five letters: Japan, Japanese
 _NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?(?:\s*(" + "|".join(SCALES) + r")\b)?"
@@ -252,8 +258,28 @@ def _new_name(text: str, question: str, common: Callable[[str], bool]) -> bool:
 
 
 def _new_person(text: str, question: str, common: Callable[[str], bool]) -> bool:
-    """A new name that is not a country's: "The US and China confirmed …" names no senator."""
-    return bool(names(text, common) - names(question, common) - ALIASES.keys())
+    """A full name the question does not give: two or more capitalised words in a row, none a
+    country's, a stop word, a word the articles also use in lower case (``common``) or one
+    of ``INSTITUTIONS``. "Senator Jane Roe" names a person; "the Trump administration", "the White
+    House" and "The US and China" do not.
+    """
+    asked = names(question, common)
+    run: list[str] = []
+    for token in re.findall(r"[\w'’-]+|[^\w\s]", canonical(text)):
+        word = _POSSESSIVE.sub("", token)
+        if (
+            word[:1].isupper()
+            and word not in ALIASES
+            and not common(lower := word.lower())
+            and lower not in STOPWORDS
+            and lower not in INSTITUTIONS
+        ):
+            run.append(word)
+            if len(run) >= 2 and not set(run) <= asked:
+                return True
+        else:
+            run = []
+    return False
 
 
 KINDS: dict[str, tuple[re.Pattern, Gives]] = {

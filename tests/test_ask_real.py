@@ -171,6 +171,21 @@ def test_a_backed_answer_about_another_carmaker_abstains(real_pipeline):
     ]
 
 
+def test_the_trump_administration_is_not_the_senator_asked_for(real_pipeline):
+    """x08 of the extra set, as the model wrote it in evidence mode from the seeds and an edited
+    copy of each. The claim check lets "criticized" pass on "prompting the Trump administration
+    to retaliate", but an administration is no senator: a person needs a full name (real
+    embedder, index and claim check; the model's text replayed)."""
+    question = "Which US senator criticised the rare earth deal?"
+    raw = (
+        "The Trump administration criticized the rare earth deal [1]. The US and China have "
+        "formalized a rare earth export agreement, easing tensions and stabilizing global supply chains [2]."
+    )
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained
+    assert answer.warnings[-1] == "the question asks for a person and no backed sentence gives one"
+
+
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
     """A claim may place its quote in time by the article's date line, and only by the right one."""
     from rag.pipeline import judged

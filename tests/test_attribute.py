@@ -302,13 +302,18 @@ def test_names_missing_from_the_quote_are_named_in_the_problem(claim, problem):
         ("Which carmaker halted production?", "Ford halted production of the Explorer.", True),
         ("Which US senator criticised the deal?", "The US and China have confirmed the deal.", False),
         ("Which US senator criticised the deal?", "Senator Jane Roe criticised the deal.", True),
+        ("Which US senator criticised the deal?", "The Trump administration criticised it.", False),
+        ("Which official spoke of the deal?", "The White House spoke of the deal.", False),
+        ("Which official spoke of the deal?", "Lutnick's remarks were about the deal.", False),
+        ("Which official spoke of the deal?", "Commerce Secretary Howard Lutnick spoke.", True),
         ("Which country did the US turn to?", "The US turned to China.", True),
     ],
 )
 def test_an_answer_must_give_the_kind_of_thing_asked_for(question, answer, gives):
     """A word that only orders events ("later", "earlier"), a count, or "may" does not say
     when; the day of a date is not an amount; a count is no sum of money or percentage; a
-    place the question gives is not the name it asks for, and a country is not a person."""
+    place the question gives is not the name it asks for, and a country, an institution or a
+    lone surname is not a person."""
     assert gives_kind(answer, asked_kind(question), question) is gives
 
 
