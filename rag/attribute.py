@@ -5,8 +5,9 @@ embedding similarity plus lexical overlap; the best match is its quote, cut from
 source at exact offsets. A number the model wrote (``[2]``) is only a hint. Then the
 grounding rules: every number and every proper name in a claim must appear in its
 quotes or in the cited article's headline and date line (a number or date may also come
-from the question), allowing the aliases of ``ALIASES``. A claim that fails is dropped,
-with the reason.
+from the question), allowing the aliases of ``ALIASES``, and a name must keep the role its
+quotes give it ("exports to China" is not "China's exports to the US"). A claim that fails
+is dropped, with the reason.
 
 Everything here is a pure function of text and vectors.
 """
@@ -207,6 +208,33 @@ NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n['
 def negated(text: str) -> bool:
     """Whether ``text`` says no: ``"China did not confirm"`` -> True."""
     return bool(NEGATION.search(text))
+
+
+_ROLE = re.compile(r"\b(to|from|into|against|by)\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
+
+
+def roles(text: str) -> set[str]:
+    """The names ``text`` puts in a role, aliases folded: ``"China's ban on exports to the
+    U.S."`` -> ``{"China's", "to US"}``."""
+    found = set()
+    for m in _ROLE.finditer(canonical(text)):
+        found.add(f"{m.group(1).lower()} {m.group(2)}" if m.group(1) else f"{m.group(3)}'s")
+    return found
+
+
+def swapped_roles(claim: str, quotes: str) -> list[str]:
+    """The roles of ``claim`` that ``quotes`` give to another name and never to the claim's:
+    ``("exports to China", "China's exports to the US")`` -> ``["“to China” where its quotes
+    say “to US”"]``. Who did what to whom is where a small model's claims and its claim check
+    go wrong while every name is quoted."""
+    held = roles(quotes)
+    swapped = []
+    for role in sorted(roles(claim) - held):
+        kind = role.split()[0] if " " in role else "'s"
+        others = sorted(r for r in held if (r.split()[0] if " " in r else "'s") == kind)
+        if others:
+            swapped.append(f"“{role}” where its quotes say {' and '.join(f'“{r}”' for r in others)}")
+    return swapped
 
 
 # -- what a question asks for -----------------------------------------------------------
@@ -553,6 +581,7 @@ def attribute(
         result.problems.append(f"{', '.join(missing)} not in its sources")
     if negated(claim) != negated(quoted()):
         result.problems.append("it says no where its quotes say yes, or yes where they say no")
+    result.problems += [f"it says {swap}" for swap in swapped_roles(claim, quoted())]
     result.similarity = result.part_similarity = float(similarity[best])
     parts = clauses(candidates[best].text) if embed and result.similarity < rules.min_similarity else []
     if parts:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribute import content_terms, number_words, numbers
+from .attribute import content_terms, negated, number_words, numbers
 from .embedder import Embedder
 from .index import VectorIndex
 from .injection import addressed_to_assistant
@@ -32,7 +32,6 @@ MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim o
 LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
 ASKS = re.compile(r"\?[\"”’')\]]*$")  # a sentence that asks ("Will China resume shipments?") states nothing
-NEGATION = re.compile(r"\b(?:not|no|never|nor|without)\b|n[’']t\b", re.I)
 
 # The relevance signal.
 MIN_SIMILARITY = 0.30  # below this best question–sentence similarity, nothing is on topic
@@ -103,7 +102,7 @@ def gist(text: str) -> frozenset[str]:
     has the same gist: ``gist("The U.S. will ease 2 curbs.") == gist("The US will ease two curbs")``.
     """
     terms = {t for t in content_terms(number_words(text)) if not t.isdigit()} | numbers(text)
-    return frozenset(terms | ({"<not>"} if NEGATION.search(text) else set()))
+    return frozenset(terms | ({"<not>"} if negated(text) else set()))
 
 
 def names_in(question: str) -> list[str]:

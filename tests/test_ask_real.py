@@ -186,6 +186,16 @@ def test_the_trump_administration_is_not_the_senator_asked_for(real_pipeline):
     assert answer.warnings[-1] == "the question asks for a person and no backed sentence gives one"
 
 
+def test_a_claim_that_swaps_who_banned_exports_to_whom_is_dropped(real_pipeline):
+    """x01's quote with the US and China swapped, as made from the stored answers: the claim
+    check gave such swaps P(yes) 0.40-0.85, but "to China" is not what the quote says, "to the
+    U.S." (real embedder and index; the text replayed)."""
+    question = "Which metals did China ban from export to the US besides rare earths?"
+    raw = "The US's explicit export ban on critical minerals such as gallium and germanium to China [1]."
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained and "“to China” where its quotes say “to US”" in answer.warnings[0]
+
+
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
     """A claim may place its quote in time by the article's date line, and only by the right one."""
     from rag.pipeline import judged

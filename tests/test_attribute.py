@@ -20,6 +20,8 @@ from rag.attribute import (
     missing_terms,
     names,
     numbers,
+    roles,
+    swapped_roles,
     unmentioned,
     weakest_part,
 )
@@ -259,6 +261,38 @@ def test_claims_with_ungrounded_terms_low_similarity_or_low_coverage_are_dropped
 def test_no_candidates_means_nothing_backs_the_claim():
     found = check("Anything.", [], np.zeros((0, 2)), [1, 0])
     assert not found.kept and found.problems == ["no source sentence to compare it with"]
+
+
+def test_roles_are_the_names_after_to_from_into_against_by_and_before_a_possessive():
+    assert roles("China's ban on exports to the U.S., from Beijing by Reuters") == {
+        "China's",
+        "to US",
+        "from China",
+        "by Reuters",
+    }
+
+
+@pytest.mark.parametrize(
+    "claim, quote, swapped",
+    [
+        (
+            "The US banned gallium exports to China.",
+            "China's export ban on gallium to the U.S.",
+            ["“to China” where its quotes say “to US”"],
+        ),
+        (
+            "The US's ban on gallium exports.",
+            "China's export ban on gallium to the U.S.",
+            ["“US's” where its quotes say “China's”"],
+        ),
+        ("China will supply magnets to the US.", "China will supply magnets to American automakers.", []),
+        ("Exports to China rose.", "Exports to China and to Washington rose.", []),
+        ("Exports to China rose.", "Chinese exports rose.", []),  # no role in the quote to compare
+    ],
+)
+def test_a_name_must_keep_the_role_its_quotes_give_it(claim, quote, swapped):
+    """Who did what to whom: the claim check passes many such swaps while every name is quoted."""
+    assert swapped_roles(claim, quote) == swapped
 
 
 @pytest.mark.parametrize(
