@@ -213,13 +213,13 @@ def negated(text: str) -> bool:
 _ROLE = re.compile(r"\b(to|from|into|against|by)\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
 
 
-def roles(text: str) -> set[str]:
+def roles(text: str) -> set[tuple[str, str]]:
     """The names ``text`` puts in a role, aliases folded: ``"China's ban on exports to the
-    U.S."`` -> ``{"China's", "to US"}``."""
-    found = set()
-    for m in _ROLE.finditer(canonical(text)):
-        found.add(f"{m.group(1).lower()} {m.group(2)}" if m.group(1) else f"{m.group(3)}'s")
-    return found
+    U.S."`` -> ``{("'s", "China"), ("to", "US")}``."""
+    return {
+        (m.group(1).lower(), m.group(2)) if m.group(1) else ("'s", m.group(3))
+        for m in _ROLE.finditer(canonical(text))
+    }
 
 
 def swapped_roles(claim: str, quotes: str) -> list[str]:
@@ -229,12 +229,15 @@ def swapped_roles(claim: str, quotes: str) -> list[str]:
     go wrong while every name is quoted."""
     held = roles(quotes)
     swapped = []
-    for role in sorted(roles(claim) - held):
-        kind = role.split()[0] if " " in role else "'s"
-        others = sorted(r for r in held if (r.split()[0] if " " in r else "'s") == kind)
-        if others:
-            swapped.append(f"“{role}” where its quotes say {' and '.join(f'“{r}”' for r in others)}")
+    for marker, name in sorted(roles(claim) - held):
+        if others := sorted(n for m, n in held if m == marker):
+            theirs = " and ".join(f"“{_role(marker, n)}”" for n in others)
+            swapped.append(f"“{_role(marker, name)}” where its quotes say {theirs}")
     return swapped
+
+
+def _role(marker: str, name: str) -> str:
+    return f"{name}'s" if marker == "'s" else f"{marker} {name}"
 
 
 # -- what a question asks for -----------------------------------------------------------

@@ -102,6 +102,8 @@ def gist(text: str) -> frozenset[str]:
     has the same gist: ``gist("The U.S. will ease 2 curbs.") == gist("The US will ease two curbs")``.
     """
     terms = {t for t in content_terms(number_words(text)) if not t.isdigit()} | numbers(text)
+    if not terms:  # nothing but stop words: only the same words are the same sentence
+        return frozenset([" ".join(text.lower().split())])
     return frozenset(terms | ({"<not>"} if negated(text) else set()))
 
 

@@ -265,10 +265,10 @@ def test_no_candidates_means_nothing_backs_the_claim():
 
 def test_roles_are_the_names_after_to_from_into_against_by_and_before_a_possessive():
     assert roles("China's ban on exports to the U.S., from Beijing by Reuters") == {
-        "China's",
-        "to US",
-        "from China",
-        "by Reuters",
+        ("'s", "China"),
+        ("to", "US"),
+        ("from", "China"),
+        ("by", "Reuters"),
     }
 
 

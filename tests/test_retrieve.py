@@ -60,6 +60,7 @@ def test_names_in_question():
         ("Exports rose to 10,000 tonnes.", "Exports rose to 12,000 tonnes.", False),
         ("China will approve the licences.", "China will not approve the licences.", False),
         ("China will approve the licences.", "China will approve the licences soon.", False),
+        ("He said that it would.", "She said that it would.", False),  # stop words only
     ],
 )
 def test_gist_is_shared_by_copies_of_a_sentence(a, b, same):
