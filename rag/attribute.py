@@ -156,16 +156,22 @@ def unmentioned(
     question: str, texts: Sequence[str], common: Callable[[str], bool] = lambda w: False
 ) -> list[str]:
     """The names ``question`` gives that none of ``texts`` mentions, aliases folded. A word with
-    the name's first five letters counts, so "Japan" mentions "Japanese".
+    the name's first five letters counts, so "Japan" mentions "Japanese"; a word the articles
+    use in lower case (``common``) is no name, and a question mostly in capitals has none.
 
     ``("Which Japanese carmaker halted production?", ["Ford halted production."])`` -> ``["Japanese"]``
     """
+    asked = re.findall(r"[^\W\d_][\w'’-]*", question)
+    if 2 * sum(w[0].isupper() for w in asked) > len(asked):  # "WHAT DID THE US GIVE UP?"
+        return []  # capitals mark no names in a question written in them
     words = {w.lower() for t in texts for w in re.findall(r"[\w&]+", canonical(t))}
     stems = {w[:NAME_STEM] for w in words if len(w) >= NAME_STEM}
     return sorted(
         n
         for n in names(question, common)
-        if n.lower() not in words and not (len(n) >= NAME_STEM and n.lower()[:NAME_STEM] in stems)
+        if n.lower() not in words
+        and not common(n.lower())
+        and not (len(n) >= NAME_STEM and n.lower()[:NAME_STEM] in stems)
     )
 
 

@@ -360,6 +360,8 @@ def test_an_answer_must_give_the_kind_of_thing_asked_for(question, answer, gives
         ("What did the EU and Lutnick say?", ["Lutnick spoke.", "The E.U. spoke."], []),
         ("What did the EU and Lutnick say?", ["Lutnick spoke."], ["EU"]),
         ("What was agreed in London?", [], ["London"]),
+        ("WHAT DID THE EU GIVE UP?", ["Ford halted production."], []),
+        ("What Did The EU Give Up?", ["Ford halted production."], []),
     ],
 )
 def test_names_of_the_question_the_texts_never_mention(question, texts, missing):
