@@ -234,7 +234,8 @@ class AnswerBuilder:
         common = self.sources.common
         if self.kept and kind and not any(gives_kind(c, kind, self.question, common) for c in self.claims):
             why = f"the question asks for {kind} and no backed sentence gives one"
-        cited = [self.sources.documents[d].text for d in dict.fromkeys(q.doc_id for q in self.order)]
+        docs = [self.sources.documents[d] for d in dict.fromkeys(q.doc_id for q in self.order)]
+        cited = [f"{d.outlet or ''}\n{d.title}\n{d.text}" for d in docs]  # "What did Reuters report?"
         if self.kept and not why and (missing := unmentioned(self.question, cited, common)):
             why = f"the question names {', '.join(missing)}, which no cited article mentions"
         if why:

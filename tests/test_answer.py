@@ -98,6 +98,8 @@ def test_an_answer_from_articles_that_never_name_what_the_question_names_abstain
     assert not answer(
         "Ford halted Explorer production [2].", question="Which carmaker halted production?"
     ).abstained
+    reported = "What did the Daily report about licences?"  # the outlet is named only in metadata
+    assert not answer("China will approve licences [1].", question=reported).abstained
 
 
 def test_question_and_headline_terms_ground_a_restatement():
