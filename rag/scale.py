@@ -117,14 +117,20 @@ def article(i: int, seed: int = 0) -> tuple[str, str, str]:
     return text, question, f"{tonnes:,} tonnes"
 
 
+def doc_id(i: int) -> str:
+    """The document id of generated article ``i``: ``doc_id(7) == "a000007"``."""
+    return f"a{i:06d}"
+
+
 def write_corpus(folder: Path, n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """Write articles ``0 .. n-1`` as ``<folder>/a<i>.txt``; return ``(doc_id, question)`` per article."""
+    """Write articles ``0 .. n-1`` as ``<folder>/<doc_id(i)>.txt``; return ``(doc_id, question)``
+    per article."""
     folder.mkdir(parents=True, exist_ok=True)
     questions = []
     for i in range(n):
         text, question, _ = article(i, seed)
-        (folder / f"a{i:06d}.txt").write_text(text, encoding="utf-8")
-        questions.append((f"a{i:06d}", question))
+        (folder / f"{doc_id(i)}.txt").write_text(text, encoding="utf-8")
+        questions.append((doc_id(i), question))
     return questions
 
 
@@ -137,7 +143,7 @@ def mix_corpus(corpus_dir: Path, folder: Path, n: int, seed: int = 0) -> Path:
         if path.is_file() and not path.name.startswith("."):
             shutil.copy2(path, folder / path.name)
             taken.add(path.stem)
-    clash = sorted(taken & {f"a{i:06d}" for i in range(n)})
+    clash = sorted(taken & {doc_id(i) for i in range(n)})
     if clash:
         raise ValueError(f"the corpus already has articles named like generated ones: {', '.join(clash[:3])}")
     write_corpus(folder, n, seed)
@@ -259,7 +265,7 @@ def run(
         query_vectors = embedder.embed([q for _, q in sample])
         approximate, ids = compare_indexes(index.vectors, query_vectors)
         docs = [{index.chunks[i].doc_id for i in row if i >= 0} for row in ids]
-        found = sum(doc_id in d for (doc_id, _), d in zip(sample, docs, strict=True))
+        found = sum(wanted in d for (wanted, _), d in zip(sample, docs, strict=True))
         simulated = None
         if simulate > report.chunks:
             simulated = compare_indexes(tiled(index.vectors, simulate, seed), query_vectors)[0]
