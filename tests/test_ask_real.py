@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -194,6 +195,22 @@ def test_a_claim_that_swaps_who_banned_exports_to_whom_is_dropped(real_pipeline)
     raw = "The US's explicit export ban on critical minerals such as gallium and germanium to China [1]."
     answer = replayed(real_pipeline, question, raw)
     assert answer.abstained and "“to China” where its quotes say “to US”" in answer.warnings[0]
+
+
+def test_an_answer_stops_at_the_sentences_asked_for(real_pipeline):
+    """A model that copies every passage it was given, six of them, is read only up to the
+    fourth backed sentence (real embedder, index and checks; the text made from the passages)."""
+    from rag.prompts import ANSWER_SENTENCES
+
+    question = DEV["d02"]["question"]
+    settings = real_pipeline.settings
+    evidence = real_pipeline.retriever.retrieve(question, settings.top_k, settings.evidence_tokens).evidence
+    assert len(evidence) >= 6
+    raw = " ".join(f"{' '.join(e.text.split())} [{e.n}]" for e in evidence[:6])
+    answer = replayed(real_pipeline, question, raw)
+    kept = re.findall(r"(?:\[\d+\])+[.!?]", answer.text)  # each kept sentence ends with its marks
+    assert len(kept) == ANSWER_SENTENCES == 4 and not answer.abstained
+    assert answer.warnings[-1] == "stopped reading the answer: the answer has the 4 sentences asked for"
 
 
 def test_the_claim_check_takes_the_year_from_the_articles_date_line(real_pipeline):
