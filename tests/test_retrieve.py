@@ -118,13 +118,14 @@ def test_evidence_scoring_under_half_the_best_is_left_out(fake_retriever):
     assert weak  # so the budget of 10,000 tokens is not what kept them out
 
 
-def test_another_outlets_copy_of_a_sentence_is_not_evidence_twice(seeds, tmp_path):
+@pytest.mark.parametrize("real", [False, pytest.param(True, marks=pytest.mark.real)])
+def test_another_outlets_copy_of_a_sentence_is_not_evidence_twice(seeds, tmp_path, request, real):
     """A wire story reprinted with small edits ("US" for "U.S.", "due to the shortages") would
-    fill the budget twice."""
+    fill the budget twice (fake embedder, and the real one)."""
     original = (seeds / "000_4c889cb198ed1fac.txt").read_text(encoding="utf-8")
     copy = original.replace("U.S.", "US").replace("due to shortages", "due to the shortages")
     (seeds / "copy.txt").write_text(copy, encoding="utf-8")
-    embedder = FakeEmbedder()
+    embedder = request.getfixturevalue("real_embedder") if real else FakeEmbedder()
     settings = Settings.from_env(corpus_dir=seeds, index_dir=tmp_path / "idx")
     retriever = Retriever(open_index(settings, embedder, progress=False)[0], embedder)
     evidence = retriever.retrieve("Which carmaker halted Explorer production?", k=8, budget=700).evidence
