@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .answer import hints, split_answer
+from .answer import ABSTAIN, hints, split_answer
 from .attribute import headline, missing_terms
 from .schema import Answer, Citation
 
@@ -111,6 +111,14 @@ def _gold_problem(item: object) -> str | None:
     return None
 
 
+def uncited(answer: Answer) -> list[str]:
+    """Answer sentences that cite nothing, other than one saying the sources leave a part of
+    the question open (none for an abstention)."""
+    if answer.abstained:
+        return []
+    return [s for s in split_answer(answer.text) if not hints(s)[1] and not ABSTAIN.search(s)]
+
+
 def ungrounded(answer: Answer, common: Callable[[str], bool] = lambda w: False) -> list[str]:
     """Answer sentences with a number or name that neither their cited quotes, nor the
     question, nor the cited articles' headlines and dates contain (none for an abstention).
@@ -170,7 +178,7 @@ def score_question(
         "sources": item["sources"],
         "retrieved_doc_ids": list(answer.retrieved_doc_ids),
         "sentences": count_sentences(answer.text),
-        "uncited_sentences": list(answer.uncited_sentences),
+        "uncited_sentences": uncited(answer),
         "timings": dict(answer.timings),
         "warnings": list(answer.warnings),  # what the checks dropped, and why
         "error": error,

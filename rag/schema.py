@@ -107,7 +107,6 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     model: str = ""
-    uncited_sentences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     retrieved_doc_ids: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)

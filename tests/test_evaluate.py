@@ -22,6 +22,7 @@ from rag.evaluate import (
     normalise,
     parse_threshold,
     summary_table,
+    uncited,
     write_report,
 )
 from rag.schema import Answer, Citation, Evidence
@@ -158,7 +159,6 @@ ANSWERS = {
         citations=[cite(1, "a", "held in London"), cite(2, "b", "China will expedite approvals")],
         timings={"total_ms": 2000, "ttft_ms": 500, "retrieve_ms": 100, "completion_tokens": 28},
         model="fake-model",
-        uncited_sentences=["Geneva hosted earlier rounds."],
         retrieved_doc_ids=["a", "b"],
         evidence=[evidence(1, "a", "The talks were held in London.")],
     ),
@@ -175,7 +175,6 @@ ANSWERS = {
             "completion_tokens": 40,
         },
         model="fake-model",
-        uncited_sentences=["Details were not given."],
         retrieved_doc_ids=["b"],
         evidence=[evidence(1, "b", DOC_B)],
     ),
@@ -194,7 +193,6 @@ ANSWERS = {
         text="Argentina won the final.",
         timings={"total_ms": 1000, "ttft_ms": 200, "retrieve_ms": 100, "completion_tokens": 21},
         model="fake-model",
-        uncited_sentences=["Argentina won the final."],
         retrieved_doc_ids=["b"],
     ),
 }
@@ -275,6 +273,13 @@ def test_meta(report: dict) -> None:
     meta = report["meta"]
     assert meta["gold"] == "hand-made" and meta["model"] == "fake-model"
     assert datetime.fromisoformat(meta["created"]).tzinfo is not None
+
+
+def test_uncited_sentences_are_read_from_the_answer_text() -> None:
+    """A note that the sources leave a part of the question open cites nothing, and needs not."""
+    text = "Ford halted output [1]. The sources don't answer “What did it cost?” Prices rose."
+    assert uncited(Answer("Q", text)) == ["Prices rose."]
+    assert uncited(Answer("Q", "Prices rose.", abstained=True)) == []
 
 
 def test_empty_cases(corpus: Path) -> None:
