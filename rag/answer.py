@@ -15,15 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribute import (
+    LEANS_BACK,
     RULES,
     Attribution,
     Candidate,
     Rules,
-    asked_kind,
     attribute,
-    gives_kind,
+    conjuncts,
     headline,
-    unmentioned,
+    open_parts,
+    question_parts,
 )
 from .chunking import split_sentences
 from .prompts import ANSWER_SENTENCES
@@ -140,6 +141,9 @@ class AnswerBuilder:
         self.seen: set[str] = set()  # claims already taken, case and spacing folded
         self.dropped_in_a_row = 0
         self.stopped = ""  # why the rest of the model's text is not worth reading
+        self.untold: list[str] = []  # by ``finish``: parts of the question the answer leaves open
+        self.position = {c: i for i, c in enumerate(sources.candidates)}  # candidates run in article order
+        self.last_quotes: list[Candidate] = []  # of the last kept claim
 
     def feed(self, raw: str, final: bool = False, cut_off: bool = False) -> list[str]:
         """Check the sentences of ``raw`` completed since the last call; return those kept.
@@ -155,36 +159,63 @@ class AnswerBuilder:
         new = []
         for sentence in complete[self.done :]:
             if not self.stopped:
-                new.append(self._check(sentence))
+                new += self._check(sentence)
         self.done = max(self.done, len(complete))
         if not final and sentences and looping(sentences[-1]):
             self.stopped = "the model repeated itself"
-        return [s for s in new if s]
+        return new
 
-    def _check(self, sentence: str) -> str | None:
+    def _check(self, sentence: str) -> list[str]:
+        """The sentence as kept, with its citation marks: whole, or as the statements it
+        joins (``conjuncts``) that are backed when the whole is not; [] when nothing is."""
         bare, cited = hints(sentence)
         if not any(ch.isalnum() for ch in bare) or ABSTAIN.search(bare):
-            return None
+            return []
         folded = " ".join(bare.casefold().split())
         if folded in self.seen:
             self.stopped = "the model repeated itself"
-            return None
+            return []
         self.seen.add(folded)
-        result = self._attributed(bare, cited)
-        if not result.kept:
-            self.warnings.append(f"dropped “{bare}”: {'; '.join(result.problems)}")
-            self.dropped_in_a_row += 1
-            if self.dropped_in_a_row >= MAX_DROPPED_IN_A_ROW:
-                self.stopped = f"{MAX_DROPPED_IN_A_ROW} claims in a row had no backing"
-            return None
-        self.dropped_in_a_row = 0
-        numbers = [self.order.setdefault(q, len(self.order) + 1) for q in result.quotes]
-        text = with_marks(bare, "".join(f"[{n}]" for n in dict.fromkeys(numbers)))
-        self.kept.append(text)
-        self.claims.append(bare)
+        results = [self._attributed(bare, cited)]
+        if not results[0].kept and len(pieces := conjuncts(bare, self.rules.min_part_terms)) > 1:
+            split = [self._attributed(piece, cited) for piece in pieces]
+            results = split if any(r.kept for r in split) else results
+        kept = []
+        for result in results:
+            leans = LEANS_BACK.match(result.claim) and self.last_quotes
+            if result.kept and leans and not self._follows(result.quotes):
+                result.problems.append(f"it leans on “{self.claims[-1]}”, which its quote does not follow")
+            if not result.kept:
+                self.warnings.append(f"dropped “{result.claim}”: {'; '.join(result.problems)}")
+                self.dropped_in_a_row += 1
+                if self.dropped_in_a_row >= MAX_DROPPED_IN_A_ROW:
+                    self.stopped = f"{MAX_DROPPED_IN_A_ROW} claims in a row had no backing"
+                continue
+            self.dropped_in_a_row = 0
+            numbers = [self.order.setdefault(q, len(self.order) + 1) for q in result.quotes]
+            kept.append(with_marks(result.claim, "".join(f"[{n}]" for n in dict.fromkeys(numbers))))
+            self.claims.append(result.claim)
+            self.last_quotes = result.quotes
+        self.kept += kept
         if len(self.kept) >= ANSWER_SENTENCES:
             self.stopped = f"the answer has the {ANSWER_SENTENCES} sentences asked for"
-        return text
+        return kept
+
+    def _follows(self, quotes: list[Candidate]) -> bool:
+        """Whether a claim that leans on the one before ("He said…", "In return, …") means
+        what its quotes mean: they are the last claim's own sentences, or lean back too from
+        at most ``quote_window`` sentences after them in the same article. "This delayed
+        licensing", quoting a sentence before the last claim's, would borrow its "this"."""
+        last = [self.position[q] for q in self.last_quotes]
+        return all(
+            q in self.last_quotes
+            or (
+                LEANS_BACK.match(q.text)
+                and q.doc_id == self.last_quotes[0].doc_id
+                and min(last) < self.position[q] <= max(last) + self.rules.quote_window
+            )
+            for q in quotes
+        )
 
     def _attributed(self, claim: str, cited: list[int]) -> Attribution:
         """The claim's attribution, checked by the model's judge when there is one.
@@ -230,23 +261,22 @@ class AnswerBuilder:
         if self.stopped:
             self.warnings.append(f"stopped reading the answer: {self.stopped}")
         why = "" if self.kept else "no claim of the answer was backed by its sources"
-        kind = asked_kind(self.question)
         common = self.sources.common
-        if self.kept and kind and not any(gives_kind(c, kind, self.question, common) for c in self.claims):
-            why = f"the question asks for {kind} and no backed sentence gives one"
         docs = [self.sources.documents[d] for d in dict.fromkeys(q.doc_id for q in self.order)]
         cited = [f"{d.outlet or ''}\n{d.title}\n{d.text}" for d in docs]  # "What did Reuters report?"
-        if self.kept and not why and (missing := unmentioned(self.question, cited, common)):
-            why = f"the question names {', '.join(missing)}, which no cited article mentions"
+        left_open = open_parts(self.question, self.claims, cited, common) if self.kept else []
+        if left_open and len(left_open) == len(question_parts(self.question)):
+            why = left_open[0][1]
         if why:
             answer = abstained(self.question, model, timings, why)
             answer.warnings[:0] = self.warnings
             return answer
         citations = [self._citation(n, quote) for quote, n in self.order.items()]
         sources = list({c.doc_id: Source.of(self.sources.documents[c.doc_id]) for c in citations}.values())
+        self.untold = [f"The sources don't answer “{part}”" for part, _ in left_open]  # the rest is answered
         return Answer(
             self.question,
-            " ".join(self.kept),
+            " ".join(self.kept + self.untold),
             citations,
             sources=sources,
             timings=timings,

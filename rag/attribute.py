@@ -58,6 +58,8 @@ INSTITUTIONS = frozenset(
     " congress senate parliament university institute agency group company corporation board court"
     " times post news journal street".split()
 )
+# a sentence that opens on these means what the sentence before it says: "He said…", "In return, …"
+LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 NAME_STEM = 5  # a name and its demonym share their first five letters: Japan, Japanese
 _NUMBER = re.compile(
     r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:st|nd|rd|th)?(?:\s*(" + "|".join(SCALES) + r")\b)?"
@@ -296,27 +298,29 @@ def _new_name(text: str, question: str, common: Callable[[str], bool]) -> bool:
 
 def _new_person(text: str, question: str, common: Callable[[str], bool]) -> bool:
     """A full name the question does not give: two or more capitalised words in a row, none a
-    country's, a stop word, a word the articles also use in lower case (``common``) or one
-    of ``INSTITUTIONS``. "Senator Jane Roe" names a person; "the Trump administration", "the White
-    House" and "The US and China" do not.
+    country's, an acronym, a stop word or a word the articles also use in lower case
+    (``common``), and not followed by one of ``INSTITUTIONS``. "Senator Jane Roe" names a
+    person; "the Trump administration", "the White House", "Ford Motor Company", "its Explorer
+    SUV" and "The US and China" do not.
     """
     asked = names(question, common)
-    run: list[str] = []
+    runs: list[list[str]] = [[]]
     for token in re.findall(r"[\w'’-]+|[^\w\s]", canonical(text)):
         word = _POSSESSIVE.sub("", token)
-        if (
+        lower = word.lower()
+        if word[:1].isupper() and lower in INSTITUTIONS:
+            runs[-1] = []  # the words before it name the institution
+        elif (
             word[:1].isupper()
+            and not word.isupper()  # an acronym (SUV, MOFCOM) names no person
             and word not in ALIASES
-            and not common(lower := word.lower())
+            and not common(lower)
             and lower not in STOPWORDS
-            and lower not in INSTITUTIONS
         ):
-            run.append(word)
-            if len(run) >= 2 and not set(run) <= asked:
-                return True
+            runs[-1].append(word)
         else:
-            run = []
-    return False
+            runs.append([])
+    return any(len(run) >= 2 and not set(run) <= asked for run in runs)
 
 
 KINDS: dict[str, tuple[re.Pattern, Gives]] = {
@@ -374,6 +378,38 @@ KINDS: dict[str, tuple[re.Pattern, Gives]] = {
 def asked_kind(question: str) -> str | None:
     """What kind of answer ``question`` needs: ``"How much did it cost?"`` -> ``"an amount"``."""
     return next((kind for kind, (asks, _) in KINDS.items() if asks.search(question)), None)
+
+
+_WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+_PREPOSITION = r"(?:(?:by|on|in|at|for|from|to|with)\s+)?"  # "…? By what date…"
+_NEXT_QUESTION = re.compile(rf"(?:,?\s+and|;|\?)\s+(?={_PREPOSITION}{_WH.pattern})", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions one question joins, each ending in "?": ``"How long are licences valid,
+    and what do they cost?"`` -> ``["How long are licences valid?", "What do they cost?"]``."""
+    parts = [p.strip(" ,;?") for p in _NEXT_QUESTION.split(question.strip())]
+    return [f"{p[0].upper()}{p[1:]}?" for p in parts if p]
+
+
+def open_parts(
+    question: str, claims: Sequence[str], cited: Sequence[str], common: Callable[[str], bool]
+) -> list[tuple[str, str]]:
+    """``(part, why)`` for each part of ``question`` (``question_parts``) that ``claims``, from
+    articles whose texts are ``cited``, leave open: it asks for a kind of answer no claim gives,
+    or names what no cited article mentions (``unmentioned``). ``("Who came, and how much did
+    it cost?", ["Ann Lee came."], …)`` -> ``[("How much did it cost?", "the question asks for a
+    sum of money and no backed sentence gives one")]``."""
+    missing = unmentioned(question, cited, common)
+    out = []
+    for part in question_parts(question):
+        kind = asked_kind(part)
+        named = [n for n in missing if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", part)]
+        if kind and not any(gives_kind(c, kind, question, common) for c in claims):
+            out.append((part, f"the question asks for {kind} and no backed sentence gives one"))
+        elif named:
+            out.append((part, f"the question names {', '.join(named)}, which no cited article mentions"))
+    return out
 
 
 def gives_kind(
@@ -440,6 +476,33 @@ def weakest_part(claim: str, grounding: str, question: str, min_terms: int) -> t
         return "", 1.0
     low, part = min(scored)
     return part, low
+
+
+_FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
+_QUOTE_MARK = re.compile(r"[\"“”]")
+_CONJUNCTION = re.compile(
+    r"\s*(?:;|,\s+(?:and|but|while|whereas)\b)\s*"
+    r"|(?-i:(?<=\b[A-Z]\.)\s+(?=[A-Z][a-z]))",  # "…to the U.S. China banned…": two sentences glued
+    re.IGNORECASE,
+)
+
+
+def conjuncts(claim: str, min_terms: int) -> list[str]:
+    """The statements a claim joins with "; " or ", and" (", but", ", while"), or glues after
+    an initialism, as sentences, when each has at least ``min_terms`` terms: ``"China eased
+    curbs on ethane, and the US lifted tariffs."`` -> ``["China eased curbs on ethane.", "The
+    US lifted tariffs."]``; ``[claim]`` when it makes one statement. Two facts from two
+    articles, joined in one sentence, are checked one by one."""
+    body = claim.strip()
+    if _QUOTE_MARK.search(body):  # quoted words are one speaker's, kept whole
+        return [claim]
+    stop = _FINAL_STOP.search(body)
+    pieces = [p.strip() for p in _CONJUNCTION.split(body[: stop.start()] if stop else body)]
+    if len(pieces) < 2 or any(len(content_terms(p)) < min_terms for p in pieces):
+        return [claim]
+    ends = ["."] * (len(pieces) - 1) + [stop.group() if stop else "."]
+    pieces = [p if _FINAL_STOP.search(p) else p + end for p, end in zip(pieces, ends, strict=True)]
+    return [p[0].upper() + p[1:] for p in pieces]
 
 
 def clauses(sentence: str) -> list[str]:
@@ -602,6 +665,8 @@ def attribute(
         result.problems.append(f"its sources hold only {result.coverage:.0%} of what it adds to the question")
     elif held < rules.min_coverage:
         result.problems.append(f"its sources hold only {held:.0%} of “{part}”")
+    if _WH.search(question) and not content_terms(claim) - content_terms(question):
+        result.problems.append("it only restates the question")
     if question_vector is not None:
         result.relevance = float(question_vector @ claim_vector)
         if result.relevance < rules.min_relevance:

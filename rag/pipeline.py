@@ -297,7 +297,7 @@ class Pipeline:
         shown = len(builder.kept)
         answer = builder.finish(raw, generator.name, timings, cut_off)
         if not answer.abstained:
-            for sentence in builder.kept[shown:]:  # the last sentence completes only at the end
+            for sentence in builder.kept[shown:] + builder.untold:  # these complete only at the end
                 yield sentence + " "
         self._remember(question, answer.text, prompt.messages[-1], raw)
         yield finish(answer)

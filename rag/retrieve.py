@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribute import content_terms, negated, number_words, numbers
+from .attribute import LEANS_BACK, content_terms, negated, number_words, numbers
 from .embedder import Embedder
 from .index import VectorIndex
 from .injection import addressed_to_assistant
@@ -29,7 +29,6 @@ HEADING_PENALTY = 0.1  # lines without final punctuation (headlines, bylines) sa
 NEIGHBOUR = 0.75  # a sentence inherits this share of its neighbours' score: passages are coherent
 WEAKEST = 0.5  # evidence scores at least this share of the best sentence's score: the rest is noise
 MIN_WORDS = 4  # shorter lines ("Table of Contents", "Date:") support no claim on their own
-LEANS_BACK = re.compile(r"^[“\"']?(he|she|it|they|this|that|these|those|his|her|its|their|in return)\b", re.I)
 FINAL_STOP = re.compile(r"[.!?][\"”’')\]]*$")
 ASKS = re.compile(r"\?[\"”’')\]]*$")  # a sentence that asks ("Will China resume shipments?") states nothing
 

@@ -35,11 +35,11 @@ UNITS = [Evidence(1, "a", TEXT_A, 0, len(TEXT_A)), Evidence(2, "b", TEXT_B, 0, l
 EMBEDDER = FakeEmbedder()
 
 
-def sources() -> Sources:
-    spans = [(d, a, b) for d, doc in DOCS.items() for a, b in split_sentences(doc.text)]
-    cands = candidates_for(spans, DOCS, UNITS)
+def sources(docs: dict[str, Document] = DOCS, units: list[Evidence] = UNITS) -> Sources:
+    spans = [(d, a, b) for d, doc in docs.items() for a, b in split_sentences(doc.text)]
+    cands = candidates_for(spans, docs, units)
     return Sources(
-        cands, EMBEDDER.embed([c.text for c in cands]), DOCS, EMBEDDER.embed, {"deal", "talks"}.__contains__
+        cands, EMBEDDER.embed([c.text for c in cands]), docs, EMBEDDER.embed, {"deal", "talks"}.__contains__
     )
 
 
@@ -100,6 +100,31 @@ def test_an_answer_from_articles_that_never_name_what_the_question_names_abstain
     ).abstained
     reported = "What did the Daily report about licences?"  # the outlet is named only in metadata
     assert not answer("China will approve licences [1].", question=reported).abstained
+
+
+def test_a_sentence_joining_facts_of_two_articles_is_kept_as_two_claims():
+    """No one quote, nor two neighbouring ones, back the whole sentence; each statement it
+    joins is backed by its own article, and an unbacked one is dropped on its own."""
+    a = answer("The US will ease curbs on ethane, and Ford halted Explorer production [1].")
+    assert a.text == "The US will ease curbs on ethane [1]. Ford halted Explorer production [2]."
+    assert [c.doc_id for c in a.citations] == ["a", "b"] and not a.warnings
+    a = answer("The US will ease curbs on ethane, and Ford paid $5 for magnets.")
+    assert a.text == "The US will ease curbs on ethane [1]."
+    assert len(a.warnings) == 1 and a.warnings[0].startswith("dropped “Ford paid $5 for magnets.”: 5 not in")
+
+
+def test_a_part_of_the_question_the_sources_leave_open_is_said_so():
+    """An answer to one part of a two-part question is an answer, with the part it leaves
+    open named; an answer to neither part abstains."""
+    raw = "Ford halted Explorer production [2]."
+    a = answer(raw, question="Which carmaker halted production, and how much did carmakers pay for magnets?")
+    assert not a.abstained
+    left_open = "The sources don't answer “How much did carmakers pay for magnets?”"
+    assert a.text == f"Ford halted Explorer production [1]. {left_open}"
+    a = answer(raw, question="What price did carmakers pay, and how much did magnets cost?")
+    assert a.abstained and a.warnings == [
+        "the question asks for a sum of money and no backed sentence gives one"
+    ]
 
 
 def test_question_and_headline_terms_ground_a_restatement():
@@ -178,6 +203,34 @@ def test_a_claim_not_about_the_question_is_dropped():
     )
     assert a.text == "Talks were held in London [1]."
     assert "it is not about the question" in a.warnings[0]
+
+
+def test_a_claim_that_only_restates_the_question_is_dropped():
+    """It adds no term to a question asking what, so it answers nothing; to a yes-or-no
+    question the same words are the answer."""
+    a = answer("China will approve licences [1].", question="What will China approve, licences?")
+    assert a.abstained and "it only restates the question" in a.warnings[0]
+    assert not answer("China will approve licences [1].", question="Will China approve licences?").abstained
+
+
+def test_a_claim_that_leans_on_the_one_before_must_quote_what_follows_it():
+    """ "It" in an answer means what the sentence before it says; its quote must mean the same:
+    the last claim's own sentence, or a sentence leaning back on it in the article."""
+    a = answer("China will approve licences [1]. It will ease curbs on ethane [1].")
+    assert a.text == "China will approve licences [1]."
+    assert "it leans on “China will approve licences.”, which its quote does not follow" in a.warnings[0]
+    a = answer("The US will ease curbs on ethane [1]. It will approve licences [1].")
+    assert a.text == "The US will ease curbs on ethane [1]."  # the quote says China will, not the US
+    text = "Lutnick spoke on Friday. He said China will deliver magnets. "
+    text += "Song Wendi, an analyst, called it a truce."
+    docs = {"c": Document("c", "Remarks", None, None, text, "z")}
+    units = [Evidence(1, "c", text, 0, len(text))]
+    raw = "Lutnick spoke on Friday [1]. He said China will deliver magnets [1]. He called it a truce [1]."
+    a = AnswerBuilder("What was said?", sources(docs, units), ANY_TOPIC).finish(raw, "fake", {})
+    assert a.text == "Lutnick spoke on Friday [1]. He said China will deliver magnets [2]."
+    raw = "Song Wendi is an analyst [1]. He called it a truce [1]."
+    a = AnswerBuilder("What was said?", sources(docs, units), ANY_TOPIC).finish(raw, "fake", {})
+    assert a.text == "Song Wendi is an analyst [1]. He called it a truce [1]."
 
 
 def test_a_claim_that_negates_its_quote_is_dropped():

@@ -197,6 +197,52 @@ def test_a_claim_that_swaps_who_banned_exports_to_whom_is_dropped(real_pipeline)
     assert answer.abstained and "“to China” where its quotes say “to US”" in answer.warnings[0]
 
 
+def test_a_sentence_joining_facts_of_two_articles_keeps_both_as_claims(real_pipeline):
+    """A two-part question, as the model answered it in corpus mode: one sentence joins the
+    phone call's date (one article) and the deadline (another), which no pair of neighbouring
+    sentences states. Each statement is checked and cited on its own (real embedder, index and
+    claim check; the model's text replayed)."""
+    question = "When did Trump and Xi speak by phone, and by what date is a more comprehensive agreement due?"
+    raw = (
+        "Trump and Xi spoke by phone on June 5, and a more comprehensive agreement is to be "
+        "negotiated by August 10 [1]."
+    )
+    answer = replayed(real_pipeline, question, raw)
+    assert not answer.abstained and len(answer.citations) == 2
+    assert answer.text.startswith("Trump and Xi spoke by phone on June 5 [")
+    assert any("June 5" in c.quote for c in answer.citations)
+    assert any("August 10" in c.quote for c in answer.citations)
+
+
+def test_a_part_of_the_question_the_articles_leave_open_is_named(real_pipeline):
+    """The licences' term answers the first part; no price is in the articles, so the answer
+    says the second part is open instead of abstaining (real embedder, index and claim check;
+    the model's text replayed)."""
+    question = "How long are the export licences valid, and what price per tonne will American buyers pay?"
+    raw = "The export licences are valid for six months [1]. American buyers will pay $100 per tonne [2]."
+    answer = replayed(real_pipeline, question, raw)
+    assert not answer.abstained and "six months [1]" in answer.text and "$100" not in answer.text
+    assert answer.text.endswith("The sources don't answer “What price per tonne will American buyers pay?”")
+
+
+def test_a_sentence_leaning_on_another_with_a_quote_that_does_not_is_dropped(real_pipeline):
+    """As the model answered a two-part question in corpus mode: "This had delayed the
+    licensing process", after the export controls, quoting the sentence before them, where
+    the delay is the scrutiny of buyers (real embedder, index and claim check; text replayed)."""
+    question = (
+        "Which export controls did the Trump administration tighten during the Geneva dispute, "
+        "and why had China's licensing been delayed?"
+    )
+    raw = (
+        "The Trump administration tightened export controls on semiconductor design software, aircraft, "
+        "and other high-tech goods destined for China [1]. This had delayed the licensing process [2]."
+    )
+    answer = replayed(real_pipeline, question, raw)
+    assert not answer.abstained and "This had delayed" not in answer.text
+    assert "semiconductor design software" in answer.text
+    assert any("“This had delayed the licensing process.”: it leans on" in w for w in answer.warnings)
+
+
 def test_an_answer_stops_at_the_sentences_asked_for(real_pipeline):
     """A model that copies every passage it was given, six of them, is read only up to the
     fourth backed sentence (real embedder, index and checks; the text made from the passages)."""

@@ -13,6 +13,7 @@ from rag.attribute import (
     asked_kind,
     attribute,
     canonical,
+    conjuncts,
     content_terms,
     coverage,
     gives_kind,
@@ -20,6 +21,8 @@ from rag.attribute import (
     missing_terms,
     names,
     numbers,
+    open_parts,
+    question_parts,
     roles,
     swapped_roles,
     unmentioned,
@@ -340,6 +343,9 @@ def test_names_missing_from_the_quote_are_named_in_the_problem(claim, problem):
         ("Which official spoke of the deal?", "The White House spoke of the deal.", False),
         ("Which official spoke of the deal?", "Lutnick's remarks were about the deal.", False),
         ("Which official spoke of the deal?", "Commerce Secretary Howard Lutnick spoke.", True),
+        ("Which official spoke of the deal?", "Foreign Ministry Spokesperson Lin Jian spoke.", True),
+        ("Which US senator criticised the deal?", "Ford Motor Company halted production.", False),
+        ("Which US senator criticised the deal?", "Ford halted its Explorer SUV.", False),
         ("Which country did the US turn to?", "The US turned to China.", True),
     ],
 )
@@ -371,3 +377,75 @@ def test_names_of_the_question_the_texts_never_mention(question, texts, missing)
 
 def test_a_question_about_things_without_proper_names_asks_for_no_name():
     assert asked_kind("Which metals did China ban from export?") is None
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        ("What did China agree to?", ["What did China agree to?"]),
+        ("What did China and the US agree?", ["What did China and the US agree?"]),
+        (
+            "How long are licences valid, and what price will buyers pay?",
+            ["How long are licences valid?", "What price will buyers pay?"],
+        ),
+        ("Who is Song Wendi and what did he call it?", ["Who is Song Wendi?", "What did he call it?"]),
+        (
+            "When did they speak? By what date is a deal due?",
+            ["When did they speak?", "By what date is a deal due?"],
+        ),
+    ],
+)
+def test_a_question_that_joins_questions_is_read_as_its_parts(question, parts):
+    assert question_parts(question) == parts
+
+
+def test_the_parts_of_a_question_the_claims_leave_open():
+    """Each part asks for its own kind (a name answers the first part of this question, no sum
+    of money the second), and names its own things (the first part's Japan is mentioned)."""
+    question = "Which carmaker halted production, and how much did it pay for magnets?"
+    money = "the question asks for a sum of money and no backed sentence gives one"
+    assert open_parts(question, ["Ford halted production."], [], lambda w: False) == [
+        ("How much did it pay for magnets?", money)
+    ]
+    assert open_parts(question, ["Ford paid $5 for magnets."], [], lambda w: False) == []
+    left = open_parts(question, ["it halted production."], [], lambda w: False)
+    assert [part for part, _ in left] == question_parts(question)
+    question = "Which Japanese carmaker halted output, and what did Toyota say?"
+    assert open_parts(
+        question, ["Mazda halted output."], ["Japan's Mazda halted output."], {"output"}.__contains__
+    ) == [("What did Toyota say?", "the question names Toyota, which no cited article mentions")]
+
+
+@pytest.mark.parametrize(
+    "claim, pieces",
+    [
+        (
+            "Trump and Xi spoke by phone on June 5, and a deal is to be negotiated by August 10.",
+            ["Trump and Xi spoke by phone on June 5.", "A deal is to be negotiated by August 10."],
+        ),
+        (
+            "China will approve export licences; the US will lift curbs on ethane.",
+            ["China will approve export licences.", "The US will lift curbs on ethane."],
+        ),
+        (
+            "JL Mag received export licences for the U.S. China banned gallium exports to the U.S.",
+            ["JL Mag received export licences for the U.S.", "China banned gallium exports to the U.S."],
+        ),
+        (
+            "China eased curbs on ethane, and more.",
+            ["China eased curbs on ethane, and more."],
+        ),  # "more" is no statement
+        (
+            "China and the US agreed to ease curbs on ethane.",
+            ["China and the US agreed to ease curbs on ethane."],
+        ),
+        (
+            'He said "China will ease curbs, but the US will lift tariffs."',
+            ['He said "China will ease curbs, but the US will lift tariffs."'],
+        ),
+    ],
+)
+def test_a_claim_is_cut_into_the_statements_it_joins(claim, pieces):
+    """Only at "; " or a comma before and/but/while/whereas, only when every piece has three
+    terms, and never inside quoted words."""
+    assert conjuncts(claim, 3) == pieces
