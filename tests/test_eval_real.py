@@ -49,6 +49,19 @@ def test_extra_set_quality_gate(real_pipeline, tmp_path, capsys):
     assert summary["fact_recall"] >= 0.75
 
 
+def test_multi_part_set_quality_gate(real_pipeline, tmp_path, capsys):
+    """Questions that join two or three questions, often answered from different articles:
+    a sentence joining two facts is checked statement by statement, and a part the articles
+    leave open is named while the rest is answered (both parts open: the answer abstains)."""
+    summary = run(real_pipeline, "multi", tmp_path, capsys)
+    assert summary["citation_validity"] == 1.0
+    assert summary["ungrounded_claims"] == 0
+    assert summary["must_not_violations"] == 0
+    assert summary["abstention_accuracy"] == 1.0
+    assert summary["uncited_sentence_rate"] == 0.0
+    assert summary["fact_recall"] >= 0.7
+
+
 def test_dev_set_quality_gate_among_generated_articles(real_embedder, tmp_path, capsys):
     """The dev questions among the seeds and 300 generated articles on other commodity deals
     (``rag eval --distractors 300``): the corpus is too large to read whole, so this gates the
