@@ -22,9 +22,11 @@ from .attribute import (
     Rules,
     attribute,
     conjuncts,
+    content_terms,
     headline,
     open_parts,
     question_parts,
+    speaker,
 )
 from .chunking import split_sentences
 from .prompts import ANSWER_SENTENCES
@@ -143,6 +145,7 @@ class AnswerBuilder:
         self.stopped = ""  # why the rest of the model's text is not worth reading
         self.untold: list[str] = []  # by ``finish``: parts of the question the answer leaves open
         self.position = {c: i for i, c in enumerate(sources.candidates)}  # candidates run in article order
+        self.speaker = speaker(question) if len(question_parts(question)) == 1 else set()
         self.last_quotes: list[Candidate] = []  # of the last kept claim
 
     def feed(self, raw: str, final: bool = False, cut_off: bool = False) -> list[str]:
@@ -185,6 +188,8 @@ class AnswerBuilder:
             leans = LEANS_BACK.match(result.claim) and self.last_quotes
             if result.kept and leans and not self._follows(result.quotes):
                 result.problems.append(f"it leans on “{self.claims[-1]}”, which its quote does not follow")
+            if result.kept and self.speaker and not self._said_by_speaker(result.claim, result.quotes):
+                result.problems.append("its quote is not what the question's speaker said")
             if not result.kept:
                 self.warnings.append(f"dropped “{result.claim}”: {'; '.join(result.problems)}")
                 self.dropped_in_a_row += 1
@@ -200,6 +205,17 @@ class AnswerBuilder:
         if len(self.kept) >= ANSWER_SENTENCES:
             self.stopped = f"the answer has the {ANSWER_SENTENCES} sentences asked for"
         return kept
+
+    def _said_by_speaker(self, claim: str, quotes: list[Candidate]) -> bool:
+        """For "What did Lutnick say…?": whether the claim, its quotes, the sentence before
+        each in its article ("Lutnick spoke. He said…") or the article's outlet ("What did
+        Reuters report?") name the speaker."""
+        texts = [claim]
+        for q in quotes:
+            i = self.position[q]
+            texts += [c.text for c in self.sources.candidates[max(0, i - 1) : i + 1] if c.doc_id == q.doc_id]
+            texts.append(self.sources.documents[q.doc_id].outlet or "")
+        return bool(self.speaker & content_terms("\n".join(texts)))
 
     def _follows(self, quotes: list[Candidate]) -> bool:
         """Whether a claim that leans on the one before ("He said…", "In return, …") means

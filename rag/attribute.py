@@ -412,6 +412,20 @@ def open_parts(
     return out
 
 
+_SAYS = re.compile(
+    r"\bwhat (?:did|does|do|has|have|had|will|would) (.+?) (?:say|said|tell|told|announce|report|state|"
+    r"claim|argue|write|warn|predict|think)\b",
+    re.IGNORECASE,
+)
+
+
+def speaker(question: str) -> set[str]:
+    """The content terms of who a "what did … say" question asks about, countries left out (every
+    article names them): ``"What did Howard Lutnick say?"`` -> ``{"howard", "lutnick"}``."""
+    said = _SAYS.search(question)
+    return content_terms(said.group(1)) - content_terms(" ".join(ALIASES)) if said else set()
+
+
 def gives_kind(
     text: str, kind: str, question: str = "", common: Callable[[str], bool] = lambda w: False
 ) -> bool:

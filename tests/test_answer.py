@@ -52,6 +52,18 @@ def answer(raw: str, question: str = "What was agreed?"):
     return AnswerBuilder(question, sources(), ANY_TOPIC).finish(raw, "fake", {})
 
 
+REMARKS = (
+    "Lutnick spoke on Friday. He said China will deliver magnets. Song Wendi, an analyst, called it a truce."
+)
+
+
+def remarks(raw: str, question: str = "What was said?"):
+    """The answer built from ``raw`` with one article of remarks as the only source."""
+    docs = {"c": Document("c", "Remarks", None, None, REMARKS, "z")}
+    units = [Evidence(1, "c", REMARKS, 0, len(REMARKS))]
+    return AnswerBuilder(question, sources(docs, units), ANY_TOPIC).finish(raw, "fake", {})
+
+
 def test_quotes_are_cut_from_the_source_by_the_system():
     """Each quote is ``text[start:end]`` of its document; the model's numbers are only hints."""
     a = answer("The US will ease curbs on ethane [2]. China will approve licences [7].")
@@ -221,16 +233,25 @@ def test_a_claim_that_leans_on_the_one_before_must_quote_what_follows_it():
     assert "it leans on “China will approve licences.”, which its quote does not follow" in a.warnings[0]
     a = answer("The US will ease curbs on ethane [1]. It will approve licences [1].")
     assert a.text == "The US will ease curbs on ethane [1]."  # the quote says China will, not the US
-    text = "Lutnick spoke on Friday. He said China will deliver magnets. "
-    text += "Song Wendi, an analyst, called it a truce."
-    docs = {"c": Document("c", "Remarks", None, None, text, "z")}
-    units = [Evidence(1, "c", text, 0, len(text))]
     raw = "Lutnick spoke on Friday [1]. He said China will deliver magnets [1]. He called it a truce [1]."
-    a = AnswerBuilder("What was said?", sources(docs, units), ANY_TOPIC).finish(raw, "fake", {})
-    assert a.text == "Lutnick spoke on Friday [1]. He said China will deliver magnets [2]."
+    assert remarks(raw).text == "Lutnick spoke on Friday [1]. He said China will deliver magnets [2]."
     raw = "Song Wendi is an analyst [1]. He called it a truce [1]."
-    a = AnswerBuilder("What was said?", sources(docs, units), ANY_TOPIC).finish(raw, "fake", {})
-    assert a.text == "Song Wendi is an analyst [1]. He called it a truce [1]."
+    assert remarks(raw).text == "Song Wendi is an analyst [1]. He called it a truce [1]."
+
+
+def test_what_a_named_speaker_said_is_quoted_from_that_speaker():
+    """For "What did X say?", a claim's quote, the sentence before it, or its article's outlet
+    names X: what someone else said answers another question."""
+    a = answer(
+        "China will approve licences [1]. Talks were held in London [2].",
+        question="What did the Daily report?",
+    )
+    assert a.text == "China will approve licences [1]."  # the Daily is article a's outlet
+    assert "its quote is not what the question's speaker said" in a.warnings[0]
+    a = remarks(
+        "He said China will deliver magnets [1]. Song Wendi called it a truce [1].", "What did Lutnick say?"
+    )
+    assert a.text == "He said China will deliver magnets [1].", a.warnings
 
 
 def test_a_claim_that_negates_its_quote_is_dropped():

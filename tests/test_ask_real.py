@@ -246,6 +246,22 @@ def test_a_sentence_leaning_on_another_with_a_quote_that_does_not_is_dropped(rea
     assert any("“This had delayed the licensing process.”: it leans on" in w for w in answer.warnings)
 
 
+def test_what_lutnick_said_is_quoted_from_lutnick(real_pipeline):
+    """dev d09 as the model answered it in evidence mode: after Lutnick's words, a sentence on
+    the accord that no one in its article is said to have said (real embedder, index and claim
+    check; the model's text replayed)."""
+    question = DEV["d09"]["question"]
+    raw = (
+        "Howard Lutnick stated in an interview with Bloomberg that the two countries had reached a final "
+        "understanding [1]. The accord, finalised earlier this week, builds on previous discussions held "
+        "in Geneva and London and is viewed by both sides as a step towards stabilising trade relations "
+        "after years of tariff escalations and regulatory disputes [2]."
+    )
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.text.startswith("Howard Lutnick stated") and "The accord" not in answer.text
+    assert answer.warnings[0].endswith("disputes.”: its quote is not what the question's speaker said")
+
+
 def test_an_answer_stops_at_the_sentences_asked_for(real_pipeline):
     """A model that copies every passage it was given, six of them, is read only up to the
     fourth backed sentence (real embedder, index and checks; the text made from the passages)."""

@@ -24,6 +24,7 @@ from rag.attribute import (
     open_parts,
     question_parts,
     roles,
+    speaker,
     swapped_roles,
     unmentioned,
     weakest_part,
@@ -377,6 +378,20 @@ def test_names_of_the_question_the_texts_never_mention(question, texts, missing)
 
 def test_a_question_about_things_without_proper_names_asks_for_no_name():
     assert asked_kind("Which metals did China ban from export?") is None
+
+
+@pytest.mark.parametrize(
+    "question, terms",
+    [
+        ("What did Howard Lutnick say about the deal?", {"howard", "lutnick"}),
+        ("What did China's foreign ministry say?", {"foreign", "ministri"}),
+        ("What did Reuters report about the licences?", {"reuter"}),
+        ("What did the US say?", set()),  # every article names it
+        ("How did China respond?", set()),
+    ],
+)
+def test_the_speaker_a_question_asks_about(question, terms):
+    assert speaker(question) == terms
 
 
 @pytest.mark.parametrize(
