@@ -185,11 +185,8 @@ class AnswerBuilder:
             results = split if any(r.kept for r in split) else results
         kept = []
         for result in results:
-            leans = LEANS_BACK.match(result.claim) and self.last_quotes
-            if result.kept and leans and not self._follows(result.quotes):
-                result.problems.append(f"it leans on “{self.claims[-1]}”, which its quote does not follow")
-            if result.kept and self.speaker and not self._said_by_speaker(result.claim, result.quotes):
-                result.problems.append("its quote is not what the question's speaker said")
+            if result.kept:
+                self._check_in_context(result)
             if not result.kept:
                 self.warnings.append(f"dropped “{result.claim}”: {'; '.join(result.problems)}")
                 self.dropped_in_a_row += 1
@@ -205,6 +202,13 @@ class AnswerBuilder:
         if len(self.kept) >= ANSWER_SENTENCES:
             self.stopped = f"the answer has the {ANSWER_SENTENCES} sentences asked for"
         return kept
+
+    def _check_in_context(self, result: Attribution) -> None:
+        """Add the problems a backed claim has as a sentence of this answer to this question."""
+        if LEANS_BACK.match(result.claim) and self.last_quotes and not self._follows(result.quotes):
+            result.problems.append(f"it leans on “{self.claims[-1]}”, which its quote does not follow")
+        if self.speaker and not self._said_by_speaker(result.claim, result.quotes):
+            result.problems.append("its quote is not what the question's speaker said")
 
     def _said_by_speaker(self, claim: str, quotes: list[Candidate]) -> bool:
         """For "What did Lutnick say…?": whether the claim, its quotes, the sentence before
