@@ -246,6 +246,22 @@ def test_a_sentence_leaning_on_another_with_a_quote_that_does_not_is_dropped(rea
     assert any("“This had delayed the licensing process.”: it leans on" in w for w in answer.warnings)
 
 
+def test_a_sentence_restating_a_part_of_the_question_is_dropped(real_pipeline):
+    """As the model answered a two-part question in evidence mode: the second sentence only
+    says back the second part, which the answer leaves open (real embedder, index and claim
+    check; the model's text replayed)."""
+    question = (
+        "What share of global rare earth processing does China control, and where is the US "
+        "looking for other sources?"
+    )
+    share = "China controls roughly 90% of the global rare earth processing capacity [1]."
+    answer = replayed(real_pipeline, question, f"{share} The US is looking for other sources [2].")
+    assert answer.text == share
+    assert answer.warnings == [
+        "dropped “The US is looking for other sources.”: it only restates the question"
+    ]
+
+
 def test_what_lutnick_said_is_quoted_from_lutnick(real_pipeline):
     """dev d09 as the model answered it in evidence mode: after Lutnick's words, a sentence on
     the accord that no one in its article is said to have said (real embedder, index and claim
