@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribute import (
+    FINAL_STOP,
     LEANS_BACK,
     RULES,
     Attribution,
@@ -51,7 +52,6 @@ MAX_DROPPED_IN_A_ROW = 2
 LOOP_WORDS = 6
 LEADING_MARKS = re.compile(r"(?:\[[\d\s,;]+\]\s*)+")
 GLUED_MARK = re.compile(r"([.!?][\"'”’)]*)(?=\[\d)")  # "rose.[1]"
-FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
 INITIALISM_END = re.compile(r"\b(?:[A-Za-z]\.){2,}$")  # "U.S.": its last period belongs to it
 
 
@@ -271,7 +271,7 @@ class AnswerBuilder:
                 break
             result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
             first = first or result
-            pool.remove(self.sources.candidates.index(result.quotes[0]))
+            pool.remove(self.position[result.quotes[0]])
         return result if result.kept or first is None else first
 
     def finish(self, raw: str, model: str, timings: dict, cut_off: bool = False) -> Answer:

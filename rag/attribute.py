@@ -492,7 +492,7 @@ def weakest_part(claim: str, grounding: str, question: str, min_terms: int) -> t
     return part, low
 
 
-_FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")
+FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")  # a sentence's own full stop, past closing quotes
 _QUOTE_MARK = re.compile(r"[\"“”]")
 _CONJUNCTION = re.compile(
     r"\s*(?:;|,\s+(?:and|but|while|whereas)\b)\s*"
@@ -510,12 +510,12 @@ def conjuncts(claim: str, min_terms: int) -> list[str]:
     body = claim.strip()
     if _QUOTE_MARK.search(body):  # quoted words are one speaker's, kept whole
         return [claim]
-    stop = _FINAL_STOP.search(body)
+    stop = FINAL_STOP.search(body)
     pieces = [p.strip() for p in _CONJUNCTION.split(body[: stop.start()] if stop else body)]
     if len(pieces) < 2 or any(len(content_terms(p)) < min_terms for p in pieces):
         return [claim]
     ends = ["."] * (len(pieces) - 1) + [stop.group() if stop else "."]
-    pieces = [p if _FINAL_STOP.search(p) else p + end for p, end in zip(pieces, ends, strict=True)]
+    pieces = [p if FINAL_STOP.search(p) else p + end for p, end in zip(pieces, ends, strict=True)]
     return [p[0].upper() + p[1:] for p in pieces]
 
 
