@@ -188,6 +188,18 @@ def test_the_trump_administration_is_not_the_senator_asked_for(real_pipeline):
     assert answer.warnings[-1] == "the question asks for a person and no backed sentence gives one"
 
 
+def test_a_carmaker_and_its_model_name_no_senator(real_pipeline):
+    """As the model answered a two-part question with neither part in the articles, in
+    evidence mode: "Ford Motor Company" and "Explorer SUV" name no person, and no sum of money
+    is given, so every part is open (real embedder, index and claim check; text replayed)."""
+    question = "Which US senator criticised the deal, and how much did Ford pay for magnets?"
+    raw = "Ford Motor Company was forced to halt production of its Explorer SUV for one week in May [1]."
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained and answer.warnings == [
+        "the question asks for a person and no backed sentence gives one"
+    ]
+
+
 def test_a_claim_that_swaps_who_banned_exports_to_whom_is_dropped(real_pipeline):
     """x01's quote with the US and China swapped, as made from the stored answers: the claim
     check gave such swaps P(yes) 0.40-0.85, but "to China" is not what the quote says, "to the
