@@ -120,27 +120,39 @@ def _int_or_none(value) -> int | None:
     return None if value is None else int(value)
 
 
-def _index_state(pipeline) -> str:
-    try:
-        return render.index_state(pipeline.index_info())
-    except Exception:
-        log.exception("could not read the index state")
-        return "index state unavailable"
+LIBRARY_TURN = threading.Lock()  # a listing is never computed in the middle of a change
+
+
+def library_view(pipeline) -> tuple[str, gr.Dropdown, str]:
+    """The article table, the remove menu and the header line, as the index now stands. It
+    waits for an upload or a removal under way, so the page never shows a listing from before
+    a change after the change's own."""
+    with LIBRARY_TURN:
+        return _library_view(pipeline)
 
 
 def _library_view(pipeline) -> tuple[str, gr.Dropdown, str]:
-    """The article table, the remove menu and the header line, as the index now stands."""
     try:
         docs = library.articles(pipeline.index.documents)
     except Exception:
         log.exception("could not list the articles")
         return render.notice_html("The article list is unavailable.", "error"), gr.Dropdown(), ""
     menu = gr.Dropdown(choices=[(render.article_label(d), d.doc_id) for d in docs], value=None)
-    return render.articles_html(docs), menu, _index_state(pipeline)
+    try:
+        header = render.index_state(pipeline.index_info())
+    except Exception:
+        log.exception("could not read the index state")
+        header = "index state unavailable"
+    return render.articles_html(docs), menu, header
 
 
 def add_articles(pipeline, files: list[str] | None, progress=None) -> tuple:
     """Add uploaded files to the corpus and index them; the note says what was added and skipped."""
+    with LIBRARY_TURN:
+        return _add_articles(pipeline, files, progress)
+
+
+def _add_articles(pipeline, files: list[str] | None, progress) -> tuple:
     report = progress or (lambda fraction, desc: None)
     try:
         change = library.add_files(
@@ -162,6 +174,11 @@ def add_articles(pipeline, files: list[str] | None, progress=None) -> tuple:
 
 def remove_article(pipeline, doc_id: str | None) -> tuple:
     """Remove the chosen article (its file goes to the corpus's trash) and update the index."""
+    with LIBRARY_TURN:
+        return _remove_article(pipeline, doc_id)
+
+
+def _remove_article(pipeline, doc_id: str | None) -> tuple:
     if not doc_id:
         return render.notice_html("Choose an article to remove first.", "hint"), *_library_view(pipeline)
     try:
@@ -249,9 +266,7 @@ def build_app(settings: Settings, pipeline, gate: Gate | None = None) -> gr.Bloc
         index_writes = {"concurrency_limit": 1, "concurrency_id": PIPELINE_QUEUE, "api_visibility": "private"}
         upload.upload(add, inputs=upload, outputs=[upload, note, listing, choice, header], **index_writes)
         remove.click(drop, inputs=choice, outputs=[note, listing, choice, header], **index_writes)
-        demo.load(
-            lambda: _library_view(pipeline), outputs=[listing, choice, header], api_visibility="private"
-        )
+        demo.load(lambda: library_view(pipeline), outputs=[listing, choice, header], api_visibility="private")
         for trigger in (new_chat.click, chatbot.clear):
             trigger(
                 lambda: ([], [], ""), outputs=[chatbot, turns, status], queue=False, api_visibility="private"

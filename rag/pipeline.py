@@ -207,10 +207,11 @@ class Pipeline:
         return self.index.documents[doc_id]
 
     def index_info(self) -> dict:
+        index = self.index  # once: a reload meanwhile must not mix two generations
         return {
-            "documents": len(self.index.documents),
-            "chunks": len(self.index.chunks),
-            "built_at": self.index.manifest.get("built_at", ""),
+            "documents": len(index.documents),
+            "chunks": len(index.chunks),
+            "built_at": index.manifest.get("built_at", ""),
         }
 
     def standalone(self, question: str, history: list[dict[str, str]], model: str | None, mode: str) -> str:

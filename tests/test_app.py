@@ -287,6 +287,36 @@ def test_upload_indexes_the_files_and_names_each_skipped_one(library_pipeline, u
     assert steps[-1] == 1.0
 
 
+def test_a_listing_asked_for_during_an_upload_waits_for_it(library_pipeline, uploads, monkeypatch):
+    """The page's listing on load and an upload run on different workers: a listing taken
+    while the upload indexes would arrive after the upload's own and hide the new article."""
+    from rag import library
+
+    started, go = threading.Event(), threading.Event()
+    add_files = library.add_files
+
+    def paused(*args, **kwargs):
+        started.set()
+        go.wait(10)
+        return add_files(*args, **kwargs)
+
+    monkeypatch.setattr(library, "add_files", paused)
+    library_pipeline.index  # noqa: B018 - loaded before, as on a page that is already up
+    upload = threading.Thread(target=app.add_articles, args=(library_pipeline, [str(uploads / "deal.html")]))
+    upload.start()
+    assert started.wait(10)
+    listed = []
+    viewer = threading.Thread(target=lambda: listed.append(app.library_view(library_pipeline)))
+    viewer.start()
+    viewer.join(0.3)
+    assert viewer.is_alive()  # waiting for the change
+    go.set()
+    upload.join(30)
+    viewer.join(30)
+    table, menu, _ = listed[0]
+    assert "Gallium deal signed in Oslo" in table and "deal" in [value for _, value in menu.choices]
+
+
 def test_remove_from_the_page(library_pipeline, uploads):
     app.add_articles(library_pipeline, [str(uploads / "deal.html")])
     note, table, menu, _ = app.remove_article(library_pipeline, "deal")
