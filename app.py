@@ -165,8 +165,6 @@ def _add_articles(pipeline, files: list[str] | None, progress) -> tuple:
             render.notice_html(f"Adding the files failed ({type(exc).__name__}: {exc}).", "error"),
             *_library_view(pipeline),
         )
-    if change.added:
-        pipeline.reload_index()
     names = [Path(a.stored).name for a in change.added]
     skipped = [(Path(s.path).name, s.reason) for s in change.skipped]
     return None, render.change_html(names, [], skipped), *_library_view(pipeline)
@@ -185,7 +183,6 @@ def _remove_article(pipeline, doc_id: str | None) -> tuple:
         library.remove_article(pipeline.settings, pipeline.embedder, doc_id)
     except ValueError as exc:
         return render.notice_html(str(exc), "error"), *_library_view(pipeline)
-    pipeline.reload_index()
     return render.change_html([], [doc_id], []), *_library_view(pipeline)
 
 

@@ -80,6 +80,7 @@ class VectorIndex:
     documents: dict[str, Document]
     manifest: dict
     faiss_index: object = None
+    generation: Path | None = None  # the folder it was read from or written to
 
     @property
     def sentences(self) -> list[tuple[str, int, int]]:
@@ -336,6 +337,7 @@ def _open_index(
     index.faiss_index = make_faiss(vectors, settings.index_type)
     if changed:
         save(settings.index_dir, index)
+    index.generation = (Path(settings.index_dir) / "current").resolve()  # still under the lock
 
     report.documents, report.chunks = len(documents), len(chunks)
     report.embedded, report.reused = len(fresh), len(keep)

@@ -4,8 +4,7 @@ Adding checks each file first (readable, supported, not already there) and only 
 copies (or links) it into the corpus; a bad file never enters it. Removing moves the
 article's file to ``<corpus>/.rag/trash/``, so nothing is lost for good. Both then
 update the index incrementally (``open_index``: only new articles are embedded, the
-new generation replaces the old one atomically). A caller holding a ``Pipeline``
-calls ``pipeline.reload_index()`` afterwards.
+new generation replaces the old one atomically); a ``Pipeline`` opens it on its next use.
 """
 
 from __future__ import annotations

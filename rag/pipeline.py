@@ -83,7 +83,7 @@ class Pipeline:
         self._generators: dict[str, Generator] = {}
         self._progress = progress
         self._lock = threading.Lock()
-        self._index = self._retriever = self._generation = None
+        self._index = self._retriever = None
         self._contexts: dict[str, tuple] = {}  # generator -> (the index it reads, context)
         self._said: OrderedDict[tuple[str, str], tuple[dict, dict]] = OrderedDict()
         self.index_report = None
@@ -112,11 +112,11 @@ class Pipeline:
         return self._retriever
 
     def _load_index(self) -> None:
-        """Open the index on first use, and again when another process (``rag add``) has
-        switched ``current`` to a new generation since."""
+        """Open the index on first use, and again when ``current`` points to another
+        generation than the open one (articles added or removed, here or by ``rag add``)."""
         current = Path(self.settings.index_dir) / "current"
         with self._lock:
-            if self._index is not None and self._generation == _resolved(current):
+            if self._index is not None and self._index.generation == _resolved(current):
                 return
             from .index import open_index
             from .retrieve import Retriever
@@ -127,16 +127,8 @@ class Pipeline:
                     self.settings.index_dir,
                     self.settings.corpus_dir,
                 )
-            generation = _resolved(current)  # before opening: a switch meanwhile reopens next time
             self._index, self.index_report = open_index(self.settings, self.embedder, progress=self._progress)
             self._retriever = Retriever(self._index, self.embedder)
-            self._generation = generation if generation is not None else _resolved(current)
-
-    def reload_index(self) -> None:
-        """Forget the loaded index and retriever, so the next use reopens them (after articles
-        were added or removed: see ``rag.library``)."""
-        with self._lock:
-            self._index = self._retriever = None
 
     def generator(self, model: str | None = None) -> Generator:
         """The generator ``model`` (default: the configured one). A new one starts loading in

@@ -130,7 +130,6 @@ def test_removed_article_is_never_cited_again(added):
     question = "How many tonnes of spodumene concentrate will the Kwinana refinery process a year?"
     assert cited(added.ask(question), "lithium")
     library.remove_article(added.settings, added.embedder, "lithium")
-    added.reload_index()
     after = added.ask(question)
     print(after.to_markdown(), after.warnings, sep="\n")
     assert all(c.doc_id != "lithium" for c in after.citations)

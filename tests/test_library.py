@@ -136,16 +136,14 @@ def test_remove_refuses_unknown_and_last_articles(tmp_path):
     assert (corpus / "only.txt").exists()
 
 
-def test_pipeline_sees_added_and_removed_articles_after_reload(settings, incoming):
+def test_pipeline_sees_added_and_removed_articles_on_its_next_use(settings, incoming):
     pipeline = Pipeline(settings, embedder=FakeEmbedder())
     assert "gallium_deal" not in pipeline.index.documents
     library.add_files(settings, pipeline.embedder, [incoming / "gallium deal.html"])
-    pipeline.reload_index()
     assert pipeline.document("gallium_deal").outlet == "The Harbour Gazette"
     hits = pipeline.retriever.search("How many tonnes of gallium will Chile ship to Norway?", 3)
     assert hits[0].chunk.doc_id == "gallium_deal"
     library.remove_article(settings, pipeline.embedder, "gallium_deal")
-    pipeline.reload_index()
     assert "gallium_deal" not in pipeline.index.documents
 
 
@@ -173,7 +171,6 @@ def test_an_upload_during_the_warm_up_is_in_the_next_answers_context(settings, i
             if not self.uploaded:
                 self.uploaded = True
                 library.add_files(settings, self.embedder, [incoming / "gallium deal.html"])
-                self.reload_index()
                 self.index_info()  # the page shows the new index, opening it
             return opened
 
