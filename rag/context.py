@@ -93,7 +93,7 @@ def select_context(settings: Settings, index, generator: Generator) -> EvidenceC
     if settings.context == "evidence":
         return EvidenceContext(generator)
     documents = list(index.documents.values())
-    corpus = CorpusContext(documents, generator, _store(settings, generator))
+    corpus = CorpusContext(documents, generator, _store(index, generator))
     if settings.context == "corpus":
         return corpus
     tokens = generator.count_tokens(corpus.system["content"])
@@ -107,10 +107,9 @@ def select_context(settings: Settings, index, generator: Generator) -> EvidenceC
     return EvidenceContext(generator)
 
 
-def _store(settings: Settings, generator: Generator) -> Path | None:
-    """Where the prefix state of this generator lives: in the current index generation."""
-    current = Path(settings.index_dir) / "current"
+def _store(index, generator: Generator) -> Path | None:
+    """Where the prefix state of this generator lives: in the index's own generation."""
     fingerprint = getattr(generator, "fingerprint", "")
-    if not fingerprint or not current.exists():
+    if not fingerprint or index.generation is None:
         return None
-    return current.resolve() / f"prefix-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    return index.generation / f"prefix-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
