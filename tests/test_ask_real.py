@@ -210,6 +210,17 @@ def test_a_claim_that_swaps_who_banned_exports_to_whom_is_dropped(real_pipeline)
     assert answer.abstained and "“to China” where its quotes say “to US”" in answer.warnings[0]
 
 
+def test_a_claim_that_swaps_who_allows_the_students_is_dropped(real_pipeline):
+    """dev d02 as the model once answered it: its quote says the US would allow more Chinese
+    students, the claim that China will; every name is quoted and there is no "to" to compare
+    (real embedder, index and claim check; the text replayed)."""
+    question = "What did China commit to under the agreement?"
+    raw = "China will allow more Chinese students to enrol in American universities [1]."
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained
+    assert "“allow” done by China where its quotes have US" in answer.warnings[0]
+
+
 def test_a_sentence_joining_facts_of_two_articles_keeps_both_as_claims(real_pipeline):
     """A two-part question, as the model answered it in corpus mode: one sentence joins the
     phone call's date (one article) and the deadline (another), which no pair of neighbouring
