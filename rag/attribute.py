@@ -23,6 +23,8 @@ from functools import cache
 
 import numpy as np
 
+from .chunking import split_sentences
+
 # Claim terms are compared after these are folded to one canonical name, so "Beijing agreed"
 # is grounded by "China agreed". Kept small and obvious: a country, its capital as metonym,
 # its adjective and its initials.
@@ -254,7 +256,6 @@ _GOVERNS = frozenset(
 )  # a name after one of these is acted on, not acting
 _JOINS = frozenset({"and", "or", "&", "nor"})
 _ARTICLES = frozenset({"the", "a", "an"})
-_ENDS = re.compile(r"(?<=[.!?])\s+(?=\W*[A-Z])")
 _TOKEN = re.compile(r"[\w'’]+(?:[-–][\w'’]+)*|[,;:()—–]")  # "US–China" is one token
 
 
@@ -268,12 +269,12 @@ def actors(text: str, named: set[str]) -> dict[str, tuple[str, set[str]]]:
     ``{"ban": ("banned", {"China"}), "export": ("exports", {"China"})}``
     """
     found: dict[str, tuple[str, set[str]]] = {}
-    for sentence in _ENDS.split(_SPACED_INITIALS.sub(r"\1.", text)):  # "the U.S. Like rare…": two
+    for start, end in split_sentences(text):  # "… to the U.S. Like rare earths, …" is two
         actor: set[str] = set()
         run: set[str] | None = None  # the names being read; None between runs
         governed = joined = aside = False
         before = ""
-        for word in _TOKEN.findall(canonical(sentence)):
+        for word in _TOKEN.findall(canonical(text[start:end])):
             low, name = word.lower(), _POSSESSIVE.sub("", word)
             those = set(re.split("[-–]", name))
             if those <= named:
