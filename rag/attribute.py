@@ -5,9 +5,10 @@ embedding similarity plus lexical overlap; the best match is its quote, cut from
 source at exact offsets. A number the model wrote (``[2]``) is only a hint. Then the
 grounding rules: every number and every proper name in a claim must appear in its
 quotes or in the cited article's headline and date line (a number or date may also come
-from the question), allowing the aliases of ``ALIASES``, and a name must keep the role its
-quotes give it ("exports to China" is not "China's exports to the US"). A claim that fails
-is dropped, with the reason.
+from the question), allowing the aliases of ``ALIASES``; a name must keep the role its
+quotes give it ("exports to China" is not "China's exports to the US"), and the names doing
+each word must be the ones its quotes have doing it ("the US would allow" is not "China
+will allow"). A claim that fails is dropped, with the reason.
 
 Everything here is a pure function of text and vectors.
 """

@@ -87,7 +87,7 @@ def test_upload_then_ask_then_remove(browser, server, corpus, app_log, tmp_path)
     added = outcome(page, "", app_log)
     assert "Added 2 articles" in added and "scan.pdf: the PDF has no text layer" in added, added
     articles = page.locator("#rag-articles")
-    expect = pytest.importorskip("playwright.sync_api").expect  # the table may draw after the note
+    expect = pytest.importorskip("playwright.sync_api").expect  # one reply, but drawn piece by piece
     expect(articles).to_contain_text("Gallium deal signed in Oslo", timeout=LISTING_TIMEOUT_MS)
     expect(articles).to_contain_text("Tin mine reopens in Bolivia", timeout=LISTING_TIMEOUT_MS)
     assert "articles" in page.locator("#rag-index").inner_text()
