@@ -21,9 +21,11 @@ from .attribute import (
     Attribution,
     Candidate,
     Rules,
+    asked_kind,
     attribute,
     conjuncts,
     content_terms,
+    gives_kind,
     headline,
     open_parts,
     question_parts,
@@ -47,6 +49,8 @@ ABSTAIN = re.compile(
 # After this many unbacked claims in a row the model is inventing, not reading: the rest of its
 # text is not read (and not generated). On dev and extra it cut only invented claims.
 MAX_DROPPED_IN_A_ROW = 2
+# Sentences a pass that takes up one open part of the question may add (``AnswerBuilder.take_up``).
+PART_SENTENCES = 2
 # A sentence that says the same six words twice is a model caught in a loop ("…Staff reported
 # that the EU … Staff reported that the EU …"): it would run to the token budget.
 LOOP_WORDS = 6
@@ -147,6 +151,9 @@ class AnswerBuilder:
         self.position = {c: i for i, c in enumerate(sources.candidates)}  # candidates run in article order
         self.speaker = speaker(question) if len(question_parts(question)) == 1 else set()
         self.last_quotes: list[Candidate] = []  # of the last kept claim
+        self.most = ANSWER_SENTENCES  # kept sentences after which this pass's text is not read
+        self.kind: str | None = None  # what a pass that takes up one part must give (``take_up``)
+        self.ended = False  # this pass's text has been checked to its end
 
     def feed(self, raw: str, final: bool = False, cut_off: bool = False) -> list[str]:
         """Check the sentences of ``raw`` completed since the last call; return those kept.
@@ -199,9 +206,45 @@ class AnswerBuilder:
             self.claims.append(result.claim)
             self.last_quotes = result.quotes
         self.kept += kept
-        if len(self.kept) >= ANSWER_SENTENCES:
-            self.stopped = f"the answer has the {ANSWER_SENTENCES} sentences asked for"
+        if len(self.kept) >= self.most:
+            self.stopped = f"the answer has the {self.most} sentences asked for"
         return kept
+
+    def end(self, raw: str, cut_off: bool = False) -> None:
+        """Check the last sentence of this pass's text ``raw`` (see ``feed``); once per pass."""
+        if self.ended:
+            return
+        self.ended = True
+        self.feed(raw, final=True, cut_off=cut_off)
+        if self.stopped:
+            self.warnings.append(f"stopped reading the answer: {self.stopped}")
+
+    def left_open(self) -> list[str]:
+        """The parts of a question of several that the claims kept so far leave open, when they
+        answer some other part; [] otherwise (all parts open means no answer, see ``finish``)."""
+        if not self.kept:
+            return []
+        parts = [part for part, _ in self._open()]
+        return parts if len(parts) < len(question_parts(self.question)) else []
+
+    def take_up(self, part: str) -> None:
+        """Start a new pass: the model answers ``part`` (one of ``left_open``) on its own, in
+        at most ``PART_SENTENCES`` more sentences, checked like the first pass's but about
+        ``part``, and giving the kind of answer it asks for, if any: a sentence on another
+        part, or one without a price for "What price will buyers pay?", is not what this
+        pass is for."""
+        self.done, self.dropped_in_a_row, self.stopped, self.ended = 0, 0, "", False
+        self.question_vector = self.sources.embed([part])[0]
+        self.kind = asked_kind(part)
+        self.speaker = speaker(part)
+        self.last_quotes = []
+        self.most = len(self.kept) + PART_SENTENCES
+
+    def _open(self) -> list[tuple[str, str]]:
+        """``open_parts`` of the question for the claims kept so far."""
+        docs = [self.sources.documents[d] for d in dict.fromkeys(q.doc_id for q in self.order)]
+        cited = [f"{d.outlet or ''}\n{d.title}\n{d.text}" for d in docs]  # "What did Reuters report?"
+        return open_parts(self.question, self.claims, cited, self.sources.common)
 
     def _check_in_context(self, result: Attribution) -> None:
         """Add the problems a backed claim has as a sentence of this answer to this question."""
@@ -209,6 +252,9 @@ class AnswerBuilder:
             result.problems.append(f"it leans on “{self.claims[-1]}”, which its quote does not follow")
         if self.speaker and not self._said_by_speaker(result.claim, result.quotes):
             result.problems.append("its quote is not what the question's speaker said")
+        if self.kind and not gives_kind(result.claim, self.kind, self.question, self.sources.common):
+            kind = self.kind.split(" ", 1)[1]  # "a sum of money" -> "sum of money"
+            result.problems.append(f"it gives no {kind}, which the part it answers asks for")
 
     def _said_by_speaker(self, claim: str, quotes: list[Candidate]) -> bool:
         """For "What did Lutnick say…?": whether the claim, its quotes, the sentence before
@@ -275,16 +321,12 @@ class AnswerBuilder:
         return result if result.kept or first is None else first
 
     def finish(self, raw: str, model: str, timings: dict, cut_off: bool = False) -> Answer:
-        if is_abstention(raw):
+        """The answer, after ``raw``, the text of the last pass (``end`` it if not yet done)."""
+        if not self.kept and is_abstention(raw):
             return abstained(self.question, model, timings, "the model found no answer in the sources")
-        self.feed(raw, final=True, cut_off=cut_off)
-        if self.stopped:
-            self.warnings.append(f"stopped reading the answer: {self.stopped}")
+        self.end(raw, cut_off)
         why = "" if self.kept else "no claim of the answer was backed by its sources"
-        common = self.sources.common
-        docs = [self.sources.documents[d] for d in dict.fromkeys(q.doc_id for q in self.order)]
-        cited = [f"{d.outlet or ''}\n{d.title}\n{d.text}" for d in docs]  # "What did Reuters report?"
-        left_open = open_parts(self.question, self.claims, cited, common) if self.kept else []
+        left_open = self._open() if self.kept else []
         if left_open and len(left_open) == len(question_parts(self.question)):
             why = left_open[0][1]
         if why:

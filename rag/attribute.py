@@ -464,16 +464,23 @@ def open_parts(
     question: str, claims: Sequence[str], cited: Sequence[str], common: Callable[[str], bool]
 ) -> list[tuple[str, str]]:
     """``(part, why)`` for each part of ``question`` (``question_parts``) that ``claims``, from
-    articles whose texts are ``cited``, leave open: it asks for a kind of answer no claim gives,
-    or names what no cited article mentions (``unmentioned``). ``("Who came, and how much did
-    it cost?", ["Ann Lee came."], …)`` -> ``[("How much did it cost?", "the question asks for a
-    sum of money and no backed sentence gives one")]``."""
+    articles whose texts are ``cited``, leave open: it asks for a kind of answer no claim about
+    it gives, or names what no cited article mentions (``unmentioned``). ``("Who came, and how
+    much did it cost?", ["Ann Lee came."], …)`` -> ``[("How much did it cost?", "the question
+    asks for a sum of money and no backed sentence gives one")]``. A claim is about every part
+    but those it shares no word with while sharing some with another ("The deal is due by
+    August 10" is not about "When did Trump and Xi speak?" beside "By what date is a deal due?")."""
     missing = unmentioned(question, cited, common)
+    parts = question_parts(question)
+    terms = [content_terms(p) for p in parts]
+    said = [content_terms(c) for c in claims]
     out = []
-    for part in question_parts(question):
+    for part, own in zip(parts, terms, strict=True):
+        others = set().union(*terms) - own
+        about = [c for c, words in zip(claims, said, strict=True) if words & own or not words & others]
         kind = asked_kind(part)
         named = [n for n in missing if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", part)]
-        if kind and not any(gives_kind(c, kind, question, common) for c in claims):
+        if kind and not any(gives_kind(c, kind, question, common) for c in about):
             out.append((part, f"the question asks for {kind} and no backed sentence gives one"))
         elif named:
             out.append((part, f"the question names {', '.join(named)}, which no cited article mentions"))

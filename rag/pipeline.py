@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from . import prompts
-from .answer import MARKER, AnswerBuilder, Sources, abstained, candidates_for
+from .answer import MARKER, AnswerBuilder, Sources, abstained, candidates_for, is_abstention
 from .config import Settings
 from .embedder import Embedder
 from .llm import Generator
@@ -20,6 +20,9 @@ from .schema import Answer, Document
 MAX_QUESTION_CHARS = 2000
 REWRITE_TOKENS = 64
 REMEMBERED_TURNS = 64  # turns kept so a follow-up can resend them exactly
+# Parts of a question the first pass leaves open that the model is asked again, one each.
+MAX_PART_PASSES = 2
+PASS_COUNTS = ("prompt_tokens", "cached_tokens", "completion_tokens", "passes", "decode_ms", "paused_ms")
 log = logging.getLogger(__name__)
 
 
@@ -263,9 +266,38 @@ class Pipeline:
         sources = self._sources(retriever, retrieval, prompt, model)
         builder = AnswerBuilder(question, sources, also_asked=query)
         stats: dict = {}
-        raw = ""
         generating = time.perf_counter()
-        stream = generator.stream(prompt.messages, self.settings.answer_tokens, stats)
+        raw, cut_off = yield from self._write(generator, prompt.messages, builder, stats, timings, started)
+        asked, said = prompt.messages[-1], raw
+        shown = len(builder.kept)  # what _write yielded
+        parts = []
+        if not is_abstention(raw):
+            builder.end(raw, cut_off)
+            parts = builder.left_open()[:MAX_PART_PASSES]
+        for part in parts:  # the same context, so its KV cache is reused up to the question
+            for sentence in builder.kept[shown:]:
+                yield sentence + " "
+            builder.take_up(part)
+            messages = context.prompt(part, turns, retrieval).messages
+            raw, cut_off = yield from self._write(generator, messages, builder, stats, timings, started)
+            shown = len(builder.kept)
+        timings["generate_ms"] = (time.perf_counter() - generating) * 1000
+        timings.update(stats)
+        answer = builder.finish(raw, generator.name, timings, cut_off)
+        if not answer.abstained:
+            for sentence in builder.kept[shown:] + builder.untold:  # these complete only at the end
+                yield sentence + " "
+        if not parts:  # the model's text for a turn of several passes is not one reply
+            self._remember(question, answer.text, asked, said)
+        yield finish(answer)
+
+    def _write(self, generator, messages, builder, stats, timings, started):
+        """One pass of the model over ``messages``, its checked sentences yielded as they
+        complete; returns its text and whether the token budget cut it off. Its counts are
+        added to ``stats``."""
+        counts: dict = {}
+        raw = ""
+        stream = generator.stream(messages, self.settings.answer_tokens, counts)
         try:
             for piece in stream:
                 timings.setdefault("ttft_ms", (time.perf_counter() - started) * 1000)
@@ -276,24 +308,9 @@ class Pipeline:
                     break
         finally:
             stream.close()  # stops the generation (also when our caller stops reading)
-        timings["generate_ms"] = (time.perf_counter() - generating) * 1000
-        for key in (
-            "prompt_tokens",
-            "cached_tokens",
-            "completion_tokens",
-            "passes",
-            "decode_ms",
-            "paused_ms",
-        ):
-            timings[key] = stats.get(key, 0)
-        cut_off = stats.get("completion_tokens", 0) >= self.settings.answer_tokens
-        shown = len(builder.kept)
-        answer = builder.finish(raw, generator.name, timings, cut_off)
-        if not answer.abstained:
-            for sentence in builder.kept[shown:] + builder.untold:  # these complete only at the end
-                yield sentence + " "
-        self._remember(question, answer.text, prompt.messages[-1], raw)
-        yield finish(answer)
+        for key in PASS_COUNTS:
+            stats[key] = stats.get(key, 0) + counts.get(key, 0)
+        return raw, counts.get("completion_tokens", 0) >= self.settings.answer_tokens
 
     def _remember(self, question: str, text: str, asked: dict[str, str], raw: str) -> None:
         """Keep how a turn was put to the model, so a follow-up sends it again token for token."""

@@ -336,6 +336,50 @@ def test_to_markdown_and_to_dict():
     assert d["citations"][0]["published"] == "2025-06-28" and d["abstained"] is False
 
 
+def test_an_open_part_is_taken_up_in_a_pass_of_its_own():
+    """A part the first pass leaves open is asked again alone; its claims join the answer and
+    are checked like the others, and a part still open after it is named."""
+    question = "What will China approve, and which carmaker halted production?"
+    builder = AnswerBuilder(question, sources(), ANY_TOPIC)
+    builder.end("China will approve licences [1].")
+    assert builder.left_open() == ["Which carmaker halted production?"]
+    builder.take_up("Which carmaker halted production?")
+    a = builder.finish("Talks were held [2]. Ford halted Explorer production [2]. Ford paid $5.", "fake", {})
+    assert a.text == "China will approve licences [1]. Ford halted Explorer production [2]."
+    assert builder.left_open() == []
+    assert a.warnings[0] == "dropped “Talks were held.”: it gives no name, which the part it answers asks for"
+    assert a.warnings[1].startswith("dropped “Ford paid $5.”: 5 not in its sources")
+
+    builder = AnswerBuilder(question, sources(), ANY_TOPIC)
+    builder.end("China will approve licences [1].")
+    builder.take_up("Which carmaker halted production?")
+    a = builder.finish("The sources don't say.", "fake", {})
+    open_note = "The sources don't answer “Which carmaker halted production?”"
+    assert a.text == f"China will approve licences [1]. {open_note}"
+
+
+def test_a_claim_of_a_part_pass_must_be_about_that_part():
+    """With the default rules: asked only which carmaker halted production, a claim about
+    the talks (the other part) is not what the pass is for."""
+    builder = AnswerBuilder("Where were the talks held, and which carmaker halted production?", sources())
+    builder.end("Talks were held in London [2].")
+    builder.take_up("Which carmaker halted production?")
+    a = builder.finish("The talks were held in London [2]. Ford halted Explorer production [2].", "fake", {})
+    assert a.text == "Talks were held in London [1]. Ford halted Explorer production [2]."
+    assert a.warnings[0].startswith("dropped “The talks were held in London.”: it is not about the question")
+
+
+def test_nothing_is_taken_up_when_no_part_or_every_part_is_answered_or_none_is():
+    one = AnswerBuilder("Which carmaker halted production?", sources(), ANY_TOPIC)
+    one.end("Talks were held in London [2].")
+    two = "What will China approve, and which carmaker halted production?"
+    both = AnswerBuilder(two, sources(), ANY_TOPIC)
+    both.end("China will approve licences [1]. Ford halted Explorer production [2].")
+    none = AnswerBuilder("How much did Ford pay, and which carmaker halted production?", sources(), ANY_TOPIC)
+    none.end("China shipped 9 tonnes [1].")
+    assert one.left_open() == both.left_open() == none.left_open() == []
+
+
 # -- the pipeline with fakes -------------------------------------------------------------
 
 
@@ -402,6 +446,25 @@ def test_whole_corpus_mode_reads_every_article_and_streams_checked_sentences(fak
     assert (
         final.timings["completion_tokens"] > 0 and final.timings["total_ms"] >= final.timings["retrieve_ms"]
     )
+
+
+def test_a_part_left_open_is_asked_again_with_the_same_context(fake_pipeline):
+    """The second pass puts only that part to the model, after the same cached articles, and
+    its checked sentences stream after the first pass's."""
+    pipeline, generator = fake_pipeline(
+        "The licences may only be valid for six months [1]. Magnets are useful.",
+        "Ford halted production of its Explorer SUV [1].",
+    )
+    *pieces, final = list(
+        pipeline.ask_stream("How long are the licences valid, and which carmaker had to halt production?")
+    )
+    assert "".join(pieces).strip() == final.text
+    assert final.text.startswith("The licences may only be valid for six months [1]. Ford halted")
+    first, second = generator.prompts
+    assert first[0] == second[0] and "How long" in first[-1]["content"]
+    assert "Question: Which carmaker had to halt production?" in second[-1]["content"]
+    assert "How long" not in second[-1]["content"]
+    assert final.timings["completion_tokens"] == 13 + 8  # both passes counted
 
 
 def test_a_one_sentence_answer_is_streamed_before_the_answer_too(fake_pipeline):

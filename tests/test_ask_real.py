@@ -251,6 +251,17 @@ def test_a_part_of_the_question_the_articles_leave_open_is_named(real_pipeline):
     assert answer.text.endswith("The sources don't answer “What price per tonne will American buyers pay?”")
 
 
+def test_a_part_the_first_pass_leaves_open_is_answered_by_a_second(real_pipeline):
+    """Reading every article, the model answers how long the licences last and forgets the
+    carmaker; asked that part alone, after the same cached articles, it names Ford."""
+    answer = real_pipeline.ask(
+        "How long are the rare earth export licences valid, and which carmaker had to halt production?"
+    )
+    print(answer.to_markdown(), answer.warnings)
+    assert "six months" in answer.text and "Ford" in answer.text and "don't answer" not in answer.text
+    assert any("Ford" in c.quote for c in answer.citations)
+
+
 def test_a_sentence_leaning_on_another_with_a_quote_that_does_not_is_dropped(real_pipeline):
     """As the model answered a two-part question in corpus mode: "This had delayed the
     licensing process", after the export controls, quoting the sentence before them, where

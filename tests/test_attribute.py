@@ -473,9 +473,14 @@ def test_the_parts_of_a_question_the_claims_leave_open():
     assert open_parts(question, ["Ford halted production."], [], lambda w: False) == [
         ("How much did it pay for magnets?", money)
     ]
-    assert open_parts(question, ["Ford paid $5 for magnets."], [], lambda w: False) == []
+    both = ["Ford halted production and paid $5 for magnets."]
+    assert open_parts(question, both, [], lambda w: False) == []
     left = open_parts(question, ["it halted production."], [], lambda w: False)
     assert [part for part, _ in left] == question_parts(question)
+    question = "When did Trump and Xi speak, and by what date is a deal due?"
+    due = ["Trump and Xi spoke.", "The deal is due by August 10."]
+    left = open_parts(question, due, [], lambda w: False)
+    assert [part for part, _ in left] == ["When did Trump and Xi speak?"]
     question = "Which Japanese carmaker halted output, and what did Toyota say?"
     assert open_parts(
         question, ["Mazda halted output."], ["Japan's Mazda halted output."], {"output"}.__contains__
