@@ -133,13 +133,14 @@ def library_view(pipeline) -> tuple[str, gr.Dropdown, str]:
 
 def _library_view(pipeline) -> tuple[str, gr.Dropdown, str]:
     try:
-        docs = library.articles(pipeline.index.documents)
+        index = pipeline.index  # once: the listing and the header describe the same generation
+        docs = library.articles(index.documents)
     except Exception:
         log.exception("could not list the articles")
         return render.notice_html("The article list is unavailable.", "error"), gr.Dropdown(), ""
     menu = gr.Dropdown(choices=[(render.article_label(d), d.doc_id) for d in docs], value=None)
     try:
-        header = render.index_state(pipeline.index_info())
+        header = render.index_state(pipeline.index_info(index))
     except Exception:
         log.exception("could not read the index state")
         header = "index state unavailable"

@@ -373,8 +373,11 @@ def create_app(settings: Settings, pipeline, gate: Gate | None = None) -> FastAP
 
     @app.get("/v1/documents", dependencies=[ready])
     def documents():
-        docs = pipeline.index.documents.values()
-        return {"index": pipeline.index_info(), "documents": [_document(d) for d in docs]}
+        index = pipeline.index  # once: the list and its summary describe the same generation
+        return {
+            "index": pipeline.index_info(index),
+            "documents": [_document(d) for d in index.documents.values()],
+        }
 
     @app.get("/v1/documents/{doc_id}", dependencies=[ready])
     def document(doc_id: str):

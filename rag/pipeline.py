@@ -201,8 +201,10 @@ class Pipeline:
     def document(self, doc_id: str) -> Document:
         return self.index.documents[doc_id]
 
-    def index_info(self) -> dict:
-        index = self.index  # once: a reload meanwhile must not mix two generations
+    def index_info(self, index=None) -> dict:
+        """The index's summary: of ``index`` when the caller has read it already (so a listing
+        and its summary come from one generation), else of the index as it stands."""
+        index = self.index if index is None else index  # once: a reload must not mix two generations
         return {
             "documents": len(index.documents),
             "chunks": len(index.chunks),

@@ -57,7 +57,7 @@ class FakePipeline:
             )
         )
 
-    def index_info(self) -> dict:
+    def index_info(self, index=None) -> dict:
         self.loaded.wait()
         return {"documents": 1, "chunks": 1, "built_at": "2026-11-26T14:55:00+00:00"}
 

@@ -86,7 +86,7 @@ class FakePipeline:
     def document(self, doc_id: str) -> Document:
         return {"d1": DOC}[doc_id]
 
-    def index_info(self) -> dict:
+    def index_info(self, index=None) -> dict:
         return {"documents": 1, "chunks": 3, "built_at": "2026-11-26T14:55:00+00:00"}
 
     def models(self) -> list[str]:
