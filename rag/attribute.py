@@ -221,7 +221,8 @@ def negated(text: str) -> bool:
     return bool(NEGATION.search(text))
 
 
-_ROLE = re.compile(r"\b(to|from|into|against|by)\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
+_ROLE_MARKERS = ("to", "from", "into", "against", "by")  # the prepositions whose names ``roles`` compares
+_ROLE = re.compile(rf"\b({'|'.join(_ROLE_MARKERS)})\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
 
 
 def roles(text: str) -> set[tuple[str, str]]:
@@ -251,9 +252,9 @@ def _role(marker: str, name: str) -> str:
     return f"{name}'s" if marker == "'s" else f"{marker} {name}"
 
 
-_GOVERNS = frozenset(
-    "about after against among as at before between by for from in including into like of on over "
-    "than to toward towards under via with".split()
+_GOVERNS = frozenset(_ROLE_MARKERS) | frozenset(
+    "about after among as at before between for in including like of on over than toward towards "
+    "under via with".split()
 )  # a name after one of these is acted on, not acting
 _JOINS = frozenset({"and", "or", "&", "nor"})
 _ARTICLES = frozenset({"the", "a", "an"})
