@@ -569,6 +569,7 @@ def weakest_part(claim: str, grounding: str, question: str, min_terms: int) -> t
 
 
 FINAL_STOP = re.compile(r"[.!?]+[\"'”’)]*$")  # a sentence's own full stop, past closing quotes
+_LIST_TAIL = re.compile(r",\s*(?:\S+\s+){0,2}\S+$")  # "…software, aircraft": an item of at most three words
 _QUOTE_MARK = re.compile(r"[\"“”]")
 _CONJUNCTION = re.compile(
     r"\s*(?:;|,\s+(?:and|but|while|whereas)\b)\s*"
@@ -582,12 +583,16 @@ def conjuncts(claim: str, min_terms: int) -> list[str]:
     an initialism, as sentences, when each has at least ``min_terms`` terms: ``"China eased
     curbs on ethane, and the US lifted tariffs."`` -> ``["China eased curbs on ethane.", "The
     US lifted tariffs."]``; ``[claim]`` when it makes one statement. Two facts from two
-    articles, joined in one sentence, are checked one by one."""
+    articles, joined in one sentence, are checked one by one. The ", and" that ends a list
+    ("curbs on software, aircraft, and other goods") joins no statements."""
     body = claim.strip()
     if _QUOTE_MARK.search(body):  # quoted words are one speaker's, kept whole
         return [claim]
     stop = FINAL_STOP.search(body)
-    pieces = [p.strip() for p in _CONJUNCTION.split(body[: stop.start()] if stop else body)]
+    body = body[: stop.start()] if stop else body
+    cuts = [m.span() for m in _CONJUNCTION.finditer(body) if not _LIST_TAIL.search(body[: m.start()])]
+    bounds = [0, *(i for span in cuts for i in span), len(body)]
+    pieces = [body[a:b].strip() for a, b in zip(bounds[::2], bounds[1::2], strict=True)]
     if len(pieces) < 2 or any(len(content_terms(p)) < min_terms for p in pieces):
         return [claim]
     ends = ["."] * (len(pieces) - 1) + [stop.group() if stop else "."]

@@ -507,6 +507,14 @@ def test_the_parts_of_a_question_the_claims_leave_open():
             ["China eased curbs on ethane, and more."],
         ),  # "more" is no statement
         (
+            "The US tightened curbs on chip software, aircraft, and other high-tech goods for China.",
+            ["The US tightened curbs on chip software, aircraft, and other high-tech goods for China."],
+        ),  # a list's last item is no statement
+        (
+            "China, the largest producer of rare earths, eased curbs, and the US lifted its tariffs.",
+            ["China, the largest producer of rare earths, eased curbs, and the US lifted its tariffs."],
+        ),  # taken for a list too: the whole sentence is checked
+        (
             "China and the US agreed to ease curbs on ethane.",
             ["China and the US agreed to ease curbs on ethane."],
         ),
@@ -517,6 +525,6 @@ def test_the_parts_of_a_question_the_claims_leave_open():
     ],
 )
 def test_a_claim_is_cut_into_the_statements_it_joins(claim, pieces):
-    """Only at "; " or a comma before and/but/while/whereas, only when every piece has three
-    terms, and never inside quoted words."""
+    """Only at "; " or a comma before and/but/while/whereas that ends no list, only when every
+    piece has three terms, and never inside quoted words."""
     assert conjuncts(claim, 3) == pieces
