@@ -21,6 +21,7 @@ from .attribute import (
     Attribution,
     Candidate,
     Rules,
+    about_parts,
     asked_kind,
     attribute,
     conjuncts,
@@ -149,7 +150,7 @@ class AnswerBuilder:
         self.stopped = ""  # why the rest of the model's text is not worth reading
         self.untold: list[str] = []  # by ``finish``: parts of the question the answer leaves open
         self.position = {c: i for i, c in enumerate(sources.candidates)}  # candidates run in article order
-        self.speaker = speaker(question) if len(question_parts(question)) == 1 else set()
+        self.parts = question_parts(question)  # what this pass's claims answer (``_speaker``)
         self.last_quotes: list[Candidate] = []  # of the last kept claim
         self.most = ANSWER_SENTENCES  # kept sentences after which this pass's text is not read
         self.kind: str | None = None  # what a pass that takes up one part must give (``take_up``)
@@ -236,7 +237,7 @@ class AnswerBuilder:
         self.done, self.dropped_in_a_row, self.stopped, self.ended = 0, 0, "", False
         self.question_vector = self.sources.embed([part])[0]
         self.kind = asked_kind(part)
-        self.speaker = speaker(part)
+        self.parts = [part]
         self.last_quotes = []
         self.most = len(self.kept) + PART_SENTENCES
 
@@ -250,22 +251,28 @@ class AnswerBuilder:
         """Add the problems a backed claim has as a sentence of this answer to this question."""
         if LEANS_BACK.match(result.claim) and self.last_quotes and not self._follows(result.quotes):
             result.problems.append(f"it leans on “{self.claims[-1]}”, which its quote does not follow")
-        if self.speaker and not self._said_by_speaker(result.claim, result.quotes):
+        if (who := self._speaker(result.claim)) and not self._said_by(who, result.claim, result.quotes):
             result.problems.append("its quote is not what the question's speaker said")
         if self.kind and not gives_kind(result.claim, self.kind, self.question, self.sources.common):
             kind = self.kind.split(" ", 1)[1]  # "a sum of money" -> "sum of money"
             result.problems.append(f"it gives no {kind}, which the part it answers asks for")
 
-    def _said_by_speaker(self, claim: str, quotes: list[Candidate]) -> bool:
+    def _speaker(self, claim: str) -> set[str]:
+        """Whose words ``claim`` must report: the speakers of the "What did X say…?" parts it
+        may answer (``about_parts``), when every such part asks for one; else nobody."""
+        asked = [speaker(self.parts[i]) for i in about_parts(claim, self.parts)]
+        return set().union(*asked) if asked and all(asked) else set()
+
+    def _said_by(self, who: set[str], claim: str, quotes: list[Candidate]) -> bool:
         """For "What did Lutnick say…?": whether the claim, its quotes, the sentence before
         each in its article ("Lutnick spoke. He said…") or the article's outlet ("What did
-        Reuters report?") name the speaker."""
+        Reuters report?") name the speaker (``who``)."""
         texts = [claim]
         for q in quotes:
             i = self.position[q]
             texts += [c.text for c in self.sources.candidates[max(0, i - 1) : i + 1] if c.doc_id == q.doc_id]
             texts.append(self.sources.documents[q.doc_id].outlet or "")
-        return bool(self.speaker & content_terms("\n".join(texts)))
+        return bool(who & content_terms("\n".join(texts)))
 
     def _follows(self, quotes: list[Candidate]) -> bool:
         """Whether a claim that leans on the one before ("He said…", "In return, …") means

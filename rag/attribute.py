@@ -468,24 +468,31 @@ def open_parts(
     articles whose texts are ``cited``, leave open: it asks for a kind of answer no claim about
     it gives, or names what no cited article mentions (``unmentioned``). ``("Who came, and how
     much did it cost?", ["Ann Lee came."], …)`` -> ``[("How much did it cost?", "the question
-    asks for a sum of money and no backed sentence gives one")]``. A claim is about every part
-    but those it shares no word with while sharing some with another ("The deal is due by
-    August 10" is not about "When did Trump and Xi speak?" beside "By what date is a deal due?")."""
+    asks for a sum of money and no backed sentence gives one")]``. Each part is judged on
+    the claims about it (``about_parts``)."""
     missing = unmentioned(question, cited, common)
     parts = question_parts(question)
-    terms = [content_terms(p) for p in parts]
-    said = [content_terms(c) for c in claims]
+    about = [about_parts(c, parts) for c in claims]
     out = []
-    for part, own in zip(parts, terms, strict=True):
-        others = set().union(*terms) - own
-        about = [c for c, words in zip(claims, said, strict=True) if words & own or not words & others]
+    for i, part in enumerate(parts):
+        mine = [c for c, where in zip(claims, about, strict=True) if i in where]
         kind = asked_kind(part)
         named = [n for n in missing if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", part)]
-        if kind and not any(gives_kind(c, kind, question, common) for c in about):
+        if kind and not any(gives_kind(c, kind, question, common) for c in mine):
             out.append((part, f"the question asks for {kind} and no backed sentence gives one"))
         elif named:
             out.append((part, f"the question names {', '.join(named)}, which no cited article mentions"))
     return out
+
+
+def about_parts(claim: str, parts: Sequence[str]) -> list[int]:
+    """The indexes of the ``parts`` of a question that ``claim`` may answer: all but those it
+    shares no word with while sharing some with another. ``("The deal is due by August 10.",
+    ["When did Trump and Xi speak?", "By what date is a deal due?"])`` -> ``[1]``."""
+    said = content_terms(claim)
+    terms = [content_terms(p) for p in parts]
+    every = set().union(*terms)
+    return [i for i, own in enumerate(terms) if said & own or not said & (every - own)]
 
 
 _SAYS = re.compile(

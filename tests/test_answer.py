@@ -254,6 +254,27 @@ def test_what_a_named_speaker_said_is_quoted_from_that_speaker():
     assert a.text == "He said China will deliver magnets [1].", a.warnings
 
 
+def test_in_a_question_of_parts_the_speaker_rule_holds_for_claims_about_the_speakers_part():
+    """ "What did Lutnick say about magnets" asks for Lutnick's words; a claim about the other
+    part, who called it a truce, needs no Lutnick."""
+    text = (
+        "Lutnick spoke on Friday. He said China will deliver magnets. Song Wendi, an analyst, "
+        "said magnet prices will rise. Song Wendi called it a truce."
+    )
+    docs = {"c": Document("c", "Remarks", None, None, text, "z")}
+    builder = AnswerBuilder(
+        "What did Lutnick say about magnets, and who called the deal a truce?",
+        sources(docs, [Evidence(1, "c", text, 0, len(text))]),
+        ANY_TOPIC,
+    )
+    raw = "China will deliver magnets [1]. Magnet prices will rise [1]. Song Wendi called it a truce [1]."
+    a = builder.finish(raw, "fake", {})
+    assert a.text == "China will deliver magnets [1]. Song Wendi called it a truce [2]."
+    assert a.warnings == [
+        "dropped “Magnet prices will rise.”: its quote is not what the question's speaker said"
+    ]
+
+
 def test_a_claim_that_negates_its_quote_is_dropped():
     a = answer("China will not approve licences [1]. Talks were held in London [2].")
     assert a.text == "Talks were held in London [1]."

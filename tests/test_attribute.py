@@ -10,6 +10,7 @@ import pytest
 from rag.attribute import (
     RULES,
     Candidate,
+    about_parts,
     actors,
     asked_kind,
     attribute,
@@ -463,6 +464,14 @@ def test_the_speaker_a_question_asks_about(question, terms):
 )
 def test_a_question_that_joins_questions_is_read_as_its_parts(question, parts):
     assert question_parts(question) == parts
+
+
+def test_a_claim_is_about_the_parts_it_shares_words_with_or_about_all():
+    parts = ["When did Trump and Xi speak?", "By what date is a deal due?"]
+    assert about_parts("The deal is due by August 10.", parts) == [1]
+    assert about_parts("Trump and Xi spoke on June 5.", parts) == [0]
+    assert about_parts("Talks ended on Friday.", parts) == [0, 1]  # no word of either
+    assert about_parts("Anything at all.", ["What was agreed?"]) == [0]
 
 
 def test_the_parts_of_a_question_the_claims_leave_open():
