@@ -254,8 +254,7 @@ class AnswerBuilder:
         if (who := self._speaker(result.claim)) and not self._said_by(who, result.claim, result.quotes):
             result.problems.append("its quote is not what the question's speaker said")
         if self.kind and not gives_kind(result.claim, self.kind, self.question, self.sources.common):
-            kind = self.kind.split(" ", 1)[1]  # "a sum of money" -> "sum of money"
-            result.problems.append(f"it gives no {kind}, which the part it answers asks for")
+            result.problems.append(f"it does not give {self.kind}, which the part it answers asks for")
 
     def _speaker(self, claim: str) -> set[str]:
         """Whose words ``claim`` must report: the speakers of the "What did X say…?" parts it

@@ -368,7 +368,10 @@ def test_an_open_part_is_taken_up_in_a_pass_of_its_own():
     a = builder.finish("Talks were held [2]. Ford halted Explorer production [2]. Ford paid $5.", "fake", {})
     assert a.text == "China will approve licences [1]. Ford halted Explorer production [2]."
     assert builder.left_open() == []
-    assert a.warnings[0] == "dropped “Talks were held.”: it gives no name, which the part it answers asks for"
+    assert (
+        a.warnings[0]
+        == "dropped “Talks were held.”: it does not give a name, which the part it answers asks for"
+    )
     assert a.warnings[1].startswith("dropped “Ford paid $5.”: 5 not in its sources")
 
     builder = AnswerBuilder(question, sources(), ANY_TOPIC)
