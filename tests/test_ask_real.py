@@ -296,6 +296,24 @@ def test_a_sentence_restating_a_part_of_the_question_is_dropped(real_pipeline):
     ]
 
 
+def test_in_a_question_of_parts_what_lutnick_said_is_quoted_from_lutnick(real_pipeline):
+    """multi m06 as the model answered it in evidence mode: a sentence on what Trump suggested
+    is about the Lutnick part alone, so it must quote Lutnick; the partners sentence answers
+    the other part (real embedder, index and claim check; the model's text replayed)."""
+    question = (
+        "What did Lutnick say the US would do once China delivers rare earths, and with how many "
+        "more trading partners does the White House want similar arrangements?"
+    )
+    trump = (
+        "Trump also suggested that Chinese students would again be allowed to attend American "
+        "universities, and that China would “immediately” supply rare earth materials to US industries"
+    )
+    partners = "The White House intends to conclude similar arrangements with ten additional trading partners"
+    answer = replayed(real_pipeline, question, f"{trump} [2]. {partners} in the near future [5].")
+    assert "Trump" not in answer.text and partners in answer.text
+    assert f"dropped “{trump}.”: its quote is not what the question's speaker said" in answer.warnings
+
+
 def test_what_lutnick_said_is_quoted_from_lutnick(real_pipeline):
     """dev d09 as the model answered it in evidence mode: after Lutnick's words, a sentence on
     the accord that no one in its article is said to have said (real embedder, index and claim
