@@ -37,6 +37,9 @@ from .prompts import ANSWER_SENTENCES
 from .schema import Answer, Citation, Document, Source
 
 ABSTAIN_TEXT = "The sources don't say. Nothing in the indexed articles answers this question."
+# After an answer, for each part of the question it leaves open. It tells what was found, not
+# what the articles hold: the model may have missed a part they answer.
+UNTOLD = "No quoted answer was found for “{}”"
 MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 # how a model says it cannot answer: "The articles do not mention ...", "No information ..."
 ABSTAIN = re.compile(
@@ -97,6 +100,11 @@ def looping(sentence: str, n: int = LOOP_WORDS) -> bool:
     words = sentence.casefold().split()
     runs = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return len(set(runs)) < len(runs)
+
+
+def is_untold(sentence: str) -> bool:
+    """Whether an answer sentence is the note on a part left open (``UNTOLD``)."""
+    return sentence.startswith(UNTOLD.split("{")[0])
 
 
 def is_abstention(text: str) -> bool:
@@ -341,7 +349,7 @@ class AnswerBuilder:
             return answer
         citations = [self._citation(n, quote) for quote, n in self.order.items()]
         sources = list({c.doc_id: Source.of(self.sources.documents[c.doc_id]) for c in citations}.values())
-        self.untold = [f"The sources don't answer “{part}”" for part, _ in left_open]  # the rest is answered
+        self.untold = [UNTOLD.format(part) for part, _ in left_open]  # the rest is answered
         return Answer(
             self.question,
             " ".join(self.kept + self.untold),

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .answer import ABSTAIN, hints, split_answer
+from .answer import ABSTAIN, hints, is_untold, split_answer
 from .attribute import headline, missing_terms
 from .schema import Answer, Citation
 
@@ -112,11 +112,11 @@ def _gold_problem(item: object) -> str | None:
 
 
 def uncited(answer: Answer) -> list[str]:
-    """Answer sentences that cite nothing, other than one saying the sources leave a part of
-    the question open (none for an abstention)."""
+    """Answer sentences that cite nothing, other than notes on parts of the question left
+    open or that the sources do not answer (none for an abstention)."""
     if answer.abstained:
         return []
-    return [s for s in split_answer(answer.text) if not hints(s)[1] and not ABSTAIN.search(s)]
+    return [s for s in split_answer(answer.text) if not (hints(s)[1] or ABSTAIN.search(s) or is_untold(s))]
 
 
 def ungrounded(answer: Answer, common: Callable[[str], bool] = lambda w: False) -> list[str]:

@@ -131,7 +131,7 @@ def test_a_part_of_the_question_the_sources_leave_open_is_said_so():
     raw = "Ford halted Explorer production [2]."
     a = answer(raw, question="Which carmaker halted production, and how much did carmakers pay for magnets?")
     assert not a.abstained
-    left_open = "The sources don't answer “How much did carmakers pay for magnets?”"
+    left_open = "No quoted answer was found for “How much did carmakers pay for magnets?”"
     assert a.text == f"Ford halted Explorer production [1]. {left_open}"
     a = answer(raw, question="What price did carmakers pay, and how much did magnets cost?")
     assert a.abstained and a.warnings == [
@@ -378,7 +378,7 @@ def test_an_open_part_is_taken_up_in_a_pass_of_its_own():
     builder.end("China will approve licences [1].")
     builder.take_up("Which carmaker halted production?")
     a = builder.finish("The sources don't say.", "fake", {})
-    open_note = "The sources don't answer “Which carmaker halted production?”"
+    open_note = "No quoted answer was found for “Which carmaker halted production?”"
     assert a.text == f"China will approve licences [1]. {open_note}"
 
 

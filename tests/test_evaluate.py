@@ -276,8 +276,8 @@ def test_meta(report: dict) -> None:
 
 
 def test_uncited_sentences_are_read_from_the_answer_text() -> None:
-    """A note that the sources leave a part of the question open cites nothing, and needs not."""
-    text = "Ford halted output [1]. The sources don't answer “What did it cost?” Prices rose."
+    """A note on a part of the question left open cites nothing, and needs not."""
+    text = "Ford halted output [1]. No quoted answer was found for “What did it cost?” Prices rose."
     assert uncited(Answer("Q", text)) == ["Prices rose."]
     assert uncited(Answer("Q", "Prices rose.", abstained=True)) == []
 
