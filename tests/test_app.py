@@ -8,11 +8,13 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from rag import render
 from rag.config import Settings
+from rag.pipeline import Pipeline
 from rag.schema import Answer, Citation, Document, Source
 from rag.serving import free_port
 
@@ -315,6 +317,27 @@ def test_a_listing_asked_for_during_an_upload_waits_for_it(library_pipeline, upl
     viewer.join(30)
     table, menu, _ = listed[0]
     assert "Gallium deal signed in Oslo" in table and "deal" in [value for _, value in menu.choices]
+
+
+class Reloading:
+    """A pipeline whose every read of ``index`` finds a newer generation, as when a reload
+    lands between two reads: the first has one article, the next none."""
+
+    def __init__(self):
+        first = SimpleNamespace(documents={"d1": DOC}, chunks=[1, 2, 3], manifest={})
+        self.generations = iter([first] + [SimpleNamespace(documents={}, chunks=[], manifest={})] * 3)
+
+    @property
+    def index(self):
+        return next(self.generations)
+
+    index_info = Pipeline.index_info
+
+
+def test_the_listing_and_its_header_describe_one_index_generation():
+    table, menu, header = app.library_view(Reloading())
+    assert "Deal struck" in table and [value for _, value in menu.choices] == ["d1"]
+    assert header == "1 article · 3 chunks"
 
 
 def test_remove_from_the_page(library_pipeline, uploads):
