@@ -221,6 +221,26 @@ def negated(text: str) -> bool:
     return bool(NEGATION.search(text))
 
 
+# Words that make a statement less than a fact: what may, could or is expected to happen, or
+# happens if something else does. A lower-case "may" only: "in May" is a month.
+HEDGE = re.compile(
+    r"\b(?:(?-i:may)|might|could|can|possibly|perhaps|probably|(?:un)?likely|potentially|expected"
+    r"|reportedly|allegedly|unclear|uncertain|if|unless|whether|consider(?:s|ed|ing)?"
+    r"|(?:plan|aim|hope|seek)(?:s|ed|ing)?\s+to)\b",
+    re.IGNORECASE,
+)
+
+
+def overstated(claim: str, quotes: Sequence[str]) -> bool:
+    """Whether ``claim`` states as fact what its quotes only hedge: of all the quotes' clauses,
+    the one that holds most of the claim's terms has a ``HEDGE`` and the claim has none.
+    ``overstated("Shipments resumed.", ["Shipments could resume, analysts said."])`` -> True."""
+    if HEDGE.search(claim):
+        return False
+    pieces = [p for q in quotes for p in _CLAUSE_END.split(q) if p.strip()]
+    return bool(pieces) and bool(HEDGE.search(max(pieces, key=lambda p: coverage(claim, p))))
+
+
 _ROLE_MARKERS = ("to", "from", "into", "against", "by")  # the prepositions whose names ``roles`` compares
 _ROLE = re.compile(rf"\b({'|'.join(_ROLE_MARKERS)})\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
 
@@ -755,6 +775,8 @@ def attribute(
         result.problems.append(f"{', '.join(missing)} not in its sources")
     if negated(claim) != negated(quoted()):
         result.problems.append("it says no where its quotes say yes, or yes where they say no")
+    if overstated(claim, [q.text for q in result.quotes]):
+        result.problems.append("it states as fact what its quotes say only may be so")
     result.problems += [f"it says {swap}" for swap in swapped_roles(claim, quoted())]
     result.problems += [f"it has {swap}" for swap in swapped_actors(claim, quoted(), common)]
     result.similarity = result.part_similarity = float(similarity[best])

@@ -281,6 +281,18 @@ def test_a_claim_that_negates_its_quote_is_dropped():
     assert "says no where its quotes say yes" in a.warnings[0]
 
 
+def test_a_claim_that_states_a_hedged_quote_as_fact_is_dropped():
+    text = "Ford halted Explorer production. Shipments could resume in July, analysts said."
+    docs = {"c": Document("c", "Outlook", None, None, text, "z")}
+    units = [Evidence(1, "c", text, 0, len(text))]
+    builder = AnswerBuilder("What happened?", sources(docs, units), ANY_TOPIC)
+    a = builder.finish("Ford halted Explorer production [1]. Shipments resumed in July [1].", "fake", {})
+    assert a.text == "Ford halted Explorer production [1]."
+    assert a.warnings == [
+        "dropped “Shipments resumed in July.”: it states as fact what its quotes say only may be so"
+    ]
+
+
 def test_feed_releases_only_complete_checked_sentences():
     builder = AnswerBuilder("What was agreed?", sources(), ANY_TOPIC)
     assert builder.feed("China will approve licences [1]. Talks") == ["China will approve licences [1]."]

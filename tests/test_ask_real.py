@@ -115,6 +115,18 @@ def replayed(real_pipeline, question: str, raw: str):
     return answer
 
 
+def test_a_claim_that_states_a_hedged_sentence_as_fact_is_dropped(real_pipeline):
+    """An article says restored trade "may help stabilize production costs": the claim that it
+    stabilised them is dropped, the hedged claim is kept (real embedder, index and claim check;
+    the text replayed)."""
+    question = "What effect will the restoration of trade flows have on production costs?"
+    raw = "The restoration of trade flows stabilized production costs [1]."
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained and "states as fact what its quotes say only may be so" in answer.warnings[0]
+    answer = replayed(real_pipeline, question, raw.replace("stabilized", "may help stabilize"))
+    assert not answer.abstained and "may help stabilize production costs" in answer.citations[0].quote
+
+
 def test_a_sentence_glued_from_two_source_sentences_cites_both(real_pipeline):
     """x01 of the extra set, as the model wrote it in evidence mode: two sentences of one article,
     numbered like the passages, which the answer splitter reads as one ("…to the U.S. [2] Like…").

@@ -24,6 +24,7 @@ from rag.attribute import (
     names,
     numbers,
     open_parts,
+    overstated,
     question_parts,
     roles,
     speaker,
@@ -349,6 +350,24 @@ def test_a_claim_must_keep_who_does_what_in_its_quotes(claim, quote, swapped):
     """A small model swaps the actors of a sentence it copies; the claim check passed 8 of 13
     such swaps made from stored answers."""
     assert swapped_actors(claim, quote) == swapped
+
+
+@pytest.mark.parametrize(
+    "claim, quote, overstates",
+    [
+        ("Shipments resumed.", "Shipments could resume, analysts said.", True),
+        ("The US will lift restrictions.", "In return, the US is expected to lift restrictions.", True),
+        ("China will approve the licences.", "If China approves the licences, shipments could resume.", True),
+        ("The licences are valid for six months.", "The licences may only be valid for six months.", True),
+        ("The US plans to diversify its supply.", "The US plans to diversify its supply.", False),
+        ("Shipments may resume.", "Shipments could resume, analysts said.", False),  # hedged in other words
+        ("China approved licences.", "China approved licences, and shipments may resume soon.", False),
+        ("Talks were held in May.", "Talks were held in May in Geneva.", False),  # a month
+    ],
+)
+def test_a_claim_must_not_state_as_fact_what_its_quote_hedges(claim, quote, overstates):
+    """The hedge that counts is in the clause of the quote the claim restates."""
+    assert overstated(claim, [quote]) is overstates
 
 
 @pytest.mark.parametrize(
