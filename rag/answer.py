@@ -17,6 +17,7 @@ import numpy as np
 from .attribute import (
     FINAL_STOP,
     LEANS_BACK,
+    OVERSTATED,
     RULES,
     Attribution,
     Candidate,
@@ -300,11 +301,13 @@ class AnswerBuilder:
     def _attributed(self, claim: str, cited: list[int]) -> Attribution:
         """The claim's attribution, checked by the model's judge when there is one.
 
-        When the judge finds that the quotes do not state the claim, the claim may still be
-        stated by a sentence the ranking put lower ("the two presidents' phone call on June 5"
-        below "The conversation, held on 5 June"): the best quote is set aside and attribution
-        runs again, up to ``rules.requotes`` times. Each new choice must pass every rule and
-        the judge in turn; when none does, the first verdict is reported.
+        When the judge finds that the quotes do not state the claim, or they hedge what it
+        states and nothing else is wrong, the claim may still be stated by a sentence the
+        ranking put lower ("the two presidents' phone call on June 5" below "The conversation,
+        held on 5 June"; "six-month export licences" below "may only be valid for six
+        months"): the best quote is set aside and attribution runs again, up to
+        ``rules.requotes`` times. Each new choice must pass every rule and the judge in turn;
+        when none does, the first verdict is reported.
         """
         vector = self.sources.embed([claim])[0]
         pool = list(range(len(self.sources.candidates)))
@@ -323,13 +326,14 @@ class AnswerBuilder:
                 embed=self.sources.embed,
                 rules=self.rules,
             )
-            if not result.kept or self.sources.verify is None or result.copied(self.rules):
-                break
-            quotes = [q.text for q in result.quotes]
-            p = self.sources.verify(claim, quotes, self.sources.dated(result.quotes))
-            if p is None or p >= self.rules.min_entailment:
-                break
-            result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
+            if result.problems != [OVERSTATED]:
+                if not result.kept or self.sources.verify is None or result.copied(self.rules):
+                    break
+                quotes = [q.text for q in result.quotes]
+                p = self.sources.verify(claim, quotes, self.sources.dated(result.quotes))
+                if p is None or p >= self.rules.min_entailment:
+                    break
+                result.problems.append(f"the model judges that its quotes do not state it (p={p:.2f})")
             first = first or result
             pool.remove(self.position[result.quotes[0]])
         return result if result.kept or first is None else first

@@ -231,6 +231,9 @@ HEDGE = re.compile(
 )
 
 
+OVERSTATED = "it states as fact what its quotes say only may be so"
+
+
 def overstated(claim: str, quotes: Sequence[str]) -> bool:
     """Whether ``claim`` states as fact what its quotes only hedge: of all the quotes' clauses,
     the one that holds most of the claim's terms has a ``HEDGE`` and the claim has none.
@@ -776,7 +779,7 @@ def attribute(
     if negated(claim) != negated(quoted()):
         result.problems.append("it says no where its quotes say yes, or yes where they say no")
     if overstated(claim, [q.text for q in result.quotes]):
-        result.problems.append("it states as fact what its quotes say only may be so")
+        result.problems.append(OVERSTATED)
     result.problems += [f"it says {swap}" for swap in swapped_roles(claim, quoted())]
     result.problems += [f"it has {swap}" for swap in swapped_actors(claim, quoted(), common)]
     result.similarity = result.part_similarity = float(similarity[best])

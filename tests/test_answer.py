@@ -293,6 +293,18 @@ def test_a_claim_that_states_a_hedged_quote_as_fact_is_dropped():
     ]
 
 
+def test_a_claim_whose_best_quote_hedges_it_may_cite_one_that_states_it():
+    hedged, plain = "Shipments could resume in July, analysts said.", "Shipments resumed in July."
+    docs = {
+        "c": Document("c", "Outlook", None, None, hedged, "z"),
+        "d": Document("d", "Update", None, None, plain, "w"),
+    }
+    units = [Evidence(1, "c", hedged, 0, len(hedged)), Evidence(2, "d", plain, 0, len(plain))]
+    builder = AnswerBuilder("What happened?", sources(docs, units), ANY_TOPIC)
+    a = builder.finish("Shipments resumed in July, analysts said [1].", "fake", {})
+    assert [c.quote for c in a.citations] == [plain] and a.warnings == []
+
+
 def test_feed_releases_only_complete_checked_sentences():
     builder = AnswerBuilder("What was agreed?", sources(), ANY_TOPIC)
     assert builder.feed("China will approve licences [1]. Talks") == ["China will approve licences [1]."]

@@ -304,9 +304,9 @@ def test_a_sentence_restating_a_part_of_the_question_is_dropped(real_pipeline):
     share = "China controls roughly 90% of the global rare earth processing capacity [1]."
     answer = replayed(real_pipeline, question, f"{share} The US is looking for other sources [2].")
     assert answer.text == share
-    assert answer.warnings == [
-        "dropped “The US is looking for other sources.”: it only restates the question"
-    ]
+    (warning,) = answer.warnings
+    assert warning.startswith("dropped “The US is looking for other sources.”")
+    assert warning.endswith("it only restates the question")  # its quote also hedges it
 
 
 def test_in_a_question_of_parts_what_lutnick_said_is_quoted_from_lutnick(real_pipeline):
