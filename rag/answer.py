@@ -264,6 +264,20 @@ class AnswerBuilder:
             result.problems.append("its quote is not what the question's speaker said")
         if self.kind and not gives_kind(result.claim, self.kind, self.question, self.sources.common):
             result.problems.append(f"it does not give {self.kind}, which the part it answers asks for")
+        if self.kept and self._beside(result):
+            result.problems.append(
+                f"after the answer's first sentence, it shares no word with the question and is not "
+                f"close to it ({result.relevance:.2f})"
+            )
+
+    def _beside(self, result: Attribution) -> bool:
+        """Whether a claim is only on the question's topic: it shares no word with the question
+        and is less similar to it than ``rules.min_further_relevance``. Once the answer has
+        begun, the model pads it with such sentences ("The proposal will now be submitted to
+        both leaders" after the date of the presidents' call); a first sentence is held only
+        to ``min_relevance``, as the one answer the model found."""
+        unworded = not content_terms(result.claim) & content_terms(self.asked)
+        return unworded and result.relevance < self.rules.min_further_relevance
 
     def _speaker(self, claim: str) -> set[str]:
         """Whose words ``claim`` must report: the speakers of the "What did X say…?" parts it

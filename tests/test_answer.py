@@ -45,7 +45,7 @@ def sources(docs: dict[str, Document] = DOCS, units: list[Evidence] = UNITS) -> 
 
 # The fake embedder's vectors say little about whether a claim is about a question: the
 # relevance rule has its own test below.
-ANY_TOPIC = dataclasses.replace(RULES, min_relevance=-1.0)
+ANY_TOPIC = dataclasses.replace(RULES, min_relevance=-1.0, min_further_relevance=-1.0)
 
 
 def answer(raw: str, question: str = "What was agreed?"):
@@ -215,6 +215,23 @@ def test_a_claim_not_about_the_question_is_dropped():
     )
     assert a.text == "Talks were held in London [1]."
     assert "it is not about the question" in a.warnings[0]
+
+
+def test_a_further_claim_sharing_no_word_with_the_question_must_be_close_to_it():
+    """The fake embedder puts sentences sharing no word near orthogonal. 'Ford halted Explorer
+    production' is kept as the answer's first sentence, not as padding after an answer."""
+    rules = dataclasses.replace(RULES, min_relevance=-1.0)
+    question = "Where were the talks held?"
+    a = AnswerBuilder(question, sources(), rules).finish(
+        "Talks were held in London [2]. Ford halted Explorer production [2].", "fake", {}
+    )
+    assert a.text == "Talks were held in London [1]."
+    (warning,) = a.warnings
+    assert warning.startswith("dropped “Ford halted Explorer production.”: after the answer's first sentence")
+    a = AnswerBuilder(question, sources(), rules).finish(
+        "Ford halted Explorer production [2]. Talks were held in London [2].", "fake", {}
+    )
+    assert a.text == "Ford halted Explorer production [1]. Talks were held in London [2]."
 
 
 def test_a_claim_that_only_restates_the_question_is_dropped():
