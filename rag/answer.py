@@ -83,8 +83,17 @@ def split_answer(text: str) -> list[str]:
     return sentences
 
 
-def with_marks(sentence: str, marks: str) -> str:
-    """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``; ``"…to the U.S. [1]"``"""
+def with_marks(claim: str, marks: str) -> str:
+    """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``; ``"…to the U.S. [1]"``.
+
+    A claim the model glued from two sentences, which it read as one past the mark between
+    them ("…to the U.S. [2] Like rare earths, …"), gets the marks after each, so that no
+    sentence of the answer as shown is without them.
+    """
+    return " ".join(_marked(sentence, marks) for sentence in split_answer(claim) or [claim])
+
+
+def _marked(sentence: str, marks: str) -> str:
     stop = FINAL_STOP.search(sentence)
     cut = stop.start() if stop and not INITIALISM_END.search(sentence) else len(sentence)
     return f"{sentence[:cut]} {marks}{sentence[cut:]}"

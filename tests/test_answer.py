@@ -19,9 +19,10 @@ from rag.answer import (
 )
 from rag.attribute import RULES
 from rag.chunking import split_sentences
+from rag.evaluate import uncited
 from rag.pipeline import Pipeline
 from rag.prompts import ANSWER_SENTENCES
-from rag.schema import Document, Evidence
+from rag.schema import Answer, Document, Evidence
 
 from .conftest import FakeEmbedder, FakeGenerator
 
@@ -387,6 +388,18 @@ def test_an_initialism_inside_an_answer_sentence_does_not_split_it():
     raw = "Talks were held, U.S. Commerce officials said in London [3]."
     assert split_answer(raw) == [raw]
     assert with_marks("Talks were held in the U.S.", "[1]") == "Talks were held in the U.S. [1]"
+
+
+def test_each_sentence_of_a_claim_glued_from_two_gets_the_marks():
+    """x01 among distractors: the raw text has a mark between the two sentences, so they were
+    checked as one claim; shown with the marks only at its end, the first would cite nothing."""
+    glued = "China banned gallium exports to the U.S. Like rare earths, these metals matter."
+    text = with_marks(glued, "[1][2]")
+    assert (
+        text
+        == "China banned gallium exports to the U.S. [1][2] Like rare earths, these metals matter [1][2]."
+    )
+    assert uncited(Answer("Which metals?", text)) == []
 
 
 def test_to_markdown_and_to_dict():

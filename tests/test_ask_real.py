@@ -8,7 +8,7 @@ import re
 import pytest
 
 from rag.answer import hints, split_answer
-from rag.evaluate import fact_hit
+from rag.evaluate import fact_hit, uncited
 
 from .conftest import ROOT, SEEDS
 
@@ -140,7 +140,8 @@ def test_a_sentence_glued_from_two_source_sentences_cites_both(real_pipeline):
     )
     answer = replayed(real_pipeline, question, raw)
     quotes = [c.quote for c in answer.citations]
-    assert not answer.abstained and len(quotes) == 2 and "U.S. Like rare earths" in answer.text  # one claim
+    assert not answer.abstained and len(quotes) == 2 and "U.S. [1][2] Like rare earths" in answer.text
+    assert uncited(answer) == []  # one claim, its marks after each of its sentences
     assert any("gallium and germanium" in q for q in quotes) and any(
         q.startswith("Like rare earths") for q in quotes
     )
