@@ -86,7 +86,7 @@ def split_answer(text: str) -> list[str]:
 def with_marks(claim: str, marks: str) -> str:
     """``("Talks were held.", "[1]")`` -> ``"Talks were held [1]."``; ``"…to the U.S. [1]"``.
 
-    A claim the model glued from two sentences, which it read as one past the mark between
+    A claim glued from two sentences, checked as one because the model's mark stood between
     them ("…to the U.S. [2] Like rare earths, …"), gets the marks after each, so that no
     sentence of the answer as shown is without them.
     """
