@@ -127,6 +127,21 @@ def test_a_claim_that_states_a_hedged_sentence_as_fact_is_dropped(real_pipeline)
     assert not answer.abstained and "may help stabilize production costs" in answer.citations[0].quote
 
 
+def test_a_further_sentence_only_on_the_topic_is_dropped(real_pipeline):
+    """d04 as the model answered it in corpus mode: after the date of the call, a sentence on
+    what happens to the proposal, which shares no word with the question (real embedder,
+    index and claim check; the model's text replayed against the passages)."""
+    question = DEV["d04"]["question"]
+    date = "The two presidents spoke by phone on June 5 [1]."
+    padding = (
+        "The proposal will now be submitted to both leaders for final approval, U.S. Commerce Secretary "
+        "Howard Lutnick told reporters [3]."
+    )
+    answer = replayed(real_pipeline, question, f"{date} {padding}")
+    assert answer.text == date and "Lutnick" not in answer.text
+    assert "after the answer's first sentence, it shares no word with the question" in answer.warnings[0]
+
+
 def test_a_sentence_glued_from_two_source_sentences_cites_both(real_pipeline):
     """x01 of the extra set, as the model wrote it in evidence mode: two sentences of one article,
     numbered like the passages, which the answer splitter reads as one ("…to the U.S. [2] Like…").
