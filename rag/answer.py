@@ -349,7 +349,7 @@ class AnswerBuilder:
                 embed=self.sources.embed,
                 rules=self.rules,
             )
-            if result.problems != [OVERSTATED]:
+            if result.problems != [OVERSTATED]:  # else its quote only hedges it: try the next
                 if not result.kept or self.sources.verify is None or result.copied(self.rules):
                     break
                 quotes = [q.text for q in result.quotes]
