@@ -37,7 +37,10 @@ from .chunking import split_sentences
 from .prompts import ANSWER_SENTENCES
 from .schema import Answer, Citation, Document, Source
 
-ABSTAIN_TEXT = "The sources don't say. Nothing in the indexed articles answers this question."
+# Also when the model's claims were all dropped: it says what was found, not what the articles hold.
+ABSTAIN_TEXT = (
+    "The sources don't say. No answer to this question could be backed by a quote from the articles."
+)
 # After an answer, for each part of the question it leaves open. It tells what was found, not
 # what the articles hold: the model may have missed a part they answer.
 UNTOLD = "No quoted answer was found for “{}”"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 
+from .answer import ABSTAIN_TEXT
 from .schema import Answer, Citation, Document
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -127,12 +128,14 @@ def answer_text_html(text: str) -> str:
 
 
 def abstention_html(text: str = "") -> str:
-    """The distinct box for "the sources don't say"; the model's own words follow, if any."""
+    """The distinct box for "the sources don't say"; ``text`` follows, unless it is what the
+    box says already (``ABSTAIN_TEXT``)."""
+    text = "" if text == ABSTAIN_TEXT else text
     detail = f'<div class="rag-abstain-detail">{escape_lines(text.strip())}</div>' if text.strip() else ""
     return (
         '<div class="rag-abstain"><div class="rag-abstain-title">The sources don\'t say</div>'
-        '<div class="rag-abstain-body">None of the indexed articles answers this question, '
-        f"so there is nothing to quote.</div>{detail}</div>"
+        '<div class="rag-abstain-body">No answer to this question could be backed by a quote '
+        f"from the indexed articles.</div>{detail}</div>"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from rag import render
+from rag.answer import ABSTAIN_TEXT
 from rag.schema import Answer, Citation, Document, Source
 
 ARTICLE = "Intro line.\n\nThe US will lift curbs on <chips> & software.\n\nMore text."
@@ -178,6 +179,11 @@ def test_abstention_is_a_distinct_box_without_citations():
 
 def test_abstention_without_text_has_no_empty_detail():
     assert "rag-abstain-detail" not in render.abstention_html("  ")
+
+
+def test_the_usual_abstention_is_said_once():
+    html = render.answer_html(answer(abstained=True, text=ABSTAIN_TEXT), {"d1": DOC})
+    assert "rag-abstain-detail" not in html and html.count("backed by a quote") == 1
 
 
 def test_warnings_are_listed_escaped():
