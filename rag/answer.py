@@ -18,6 +18,7 @@ from .attribute import (
     FINAL_STOP,
     LEANS_BACK,
     OVERSTATED,
+    PROMISED,
     RULES,
     Attribution,
     Candidate,
@@ -45,6 +46,11 @@ ABSTAIN_TEXT = (
 # what the articles hold: the model may have missed a part they answer.
 UNTOLD = "No quoted answer was found for “{}”"
 MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+# "Yes, …", "No. …": the model's verdict on a yes-or-no question. Asked one, the small model
+# says "Yes, <the question as a statement>" whatever its sources hold, and no quote states a
+# verdict, so such a sentence is dropped whole.
+PARTICLE = re.compile(r"^(?:yes|no)\s*[,.;:!—–-]+", re.IGNORECASE)
+VERDICT = "it opens with a yes or no, the model's verdict, which no quote states"
 # how a model says it cannot answer: "The articles do not mention ...", "No information ..."
 ABSTAIN = re.compile(
     r"\b(sources?|articles?|context|texts?|passages?|information provided)\b[^.]*?"
@@ -208,10 +214,13 @@ class AnswerBuilder:
             self.stopped = "the model repeated itself"
             return []
         self.seen.add(folded)
-        results = [self._attributed(bare, cited)]
-        if not results[0].kept and len(pieces := conjuncts(bare, self.rules.min_part_terms)) > 1:
-            split = [self._attributed(piece, cited) for piece in pieces]
-            results = split if any(r.kept for r in split) else results
+        if PARTICLE.match(bare):
+            results = [Attribution(bare, problems=[VERDICT])]
+        else:
+            results = [self._attributed(bare, cited)]
+            if not results[0].kept and len(pieces := conjuncts(bare, self.rules.min_part_terms)) > 1:
+                split = [self._attributed(piece, cited) for piece in pieces]
+                results = split if any(r.kept for r in split) else results
         kept = []
         for result in results:
             if result.kept:
@@ -327,8 +336,8 @@ class AnswerBuilder:
     def _attributed(self, claim: str, cited: list[int]) -> Attribution:
         """The claim's attribution, checked by the model's judge when there is one.
 
-        When the judge finds that the quotes do not state the claim, or they hedge what it
-        states and nothing else is wrong, the claim may still be stated by a sentence the
+        When the judge finds that the quotes do not state the claim, or they hedge or only
+        promise what it states and nothing else is wrong, the claim may still be stated by a sentence the
         ranking put lower ("the two presidents' phone call on June 5" below "The conversation,
         held on 5 June"; "six-month export licences" below "may only be valid for six
         months"): the best quote is set aside and attribution runs again, up to
@@ -352,7 +361,8 @@ class AnswerBuilder:
                 embed=self.sources.embed,
                 rules=self.rules,
             )
-            if result.problems != [OVERSTATED]:  # else its quote only hedges it: try the next
+            worded = result.problems and set(result.problems) <= {OVERSTATED, PROMISED}
+            if not worded:  # else only its quote's wording (hedged, or promised) is wrong: try the next
                 if not result.kept or self.sources.verify is None or result.copied(self.rules):
                     break
                 quotes = [q.text for q in result.quotes]

@@ -244,6 +244,46 @@ def overstated(claim: str, quotes: Sequence[str]) -> bool:
     return bool(pieces) and bool(HEDGE.search(max(pieces, key=lambda p: coverage(claim, p))))
 
 
+# A verb within three words after one of these is only promised: "will approve", "would supply",
+# "will now be submitted", "we'll take down".
+FUTURE = frozenset({"will", "would", "shall", "ll"})
+IRREGULAR_PAST = {
+    "took": "take", "began": "begin", "gave": "give", "made": "make", "held": "hold", "spoke": "speak",
+    "sent": "send", "met": "meet", "rose": "rise", "fell": "fall", "paid": "pay", "sold": "sell",
+    "bought": "buy", "won": "win", "struck": "strike", "brought": "bring", "lent": "lend",
+}  # fmt: skip
+PROMISED = "it states as done what its quotes say only will be"
+
+
+def promised(claim: str, quotes: Sequence[str]) -> list[str]:
+    """The claim's verbs in the past ("approved", "took") that its quotes have only after
+    ``FUTURE`` words ("will approve", "we'll take"): a promise stated as done.
+    ``promised("China approved the licences.", ["China will approve licences."])`` -> ``["approved"]``.
+    A quote that also has the verb unmarked ("approved some and will approve more") counts as
+    saying it happened."""
+    _, done, _ = _tenses(claim)
+    future, _, said = _tenses("\n".join(quotes))
+    return [word for word, stem in done if stem in future - said]
+
+
+def _tenses(text: str) -> tuple[set[str], list[tuple[str, str]], set[str]]:
+    """Stems after ``FUTURE`` words; (word, stem) of past forms elsewhere; stems of all words
+    elsewhere. ``"It will approve. It signed."`` -> ``({"approv", "it"}, [("signed", "sign")],
+    {"it", "will", "sign"})``."""
+    future, past, other = set(), [], set()
+    for sentence in re.split(r"[.!?;\n]+", text.lower()):
+        words = re.findall(r"[a-z]+", sentence)
+        stems = _stemmer().stemWords([IRREGULAR_PAST.get(w, w) for w in words])
+        for i, (word, stem) in enumerate(zip(words, stems, strict=True)):
+            if FUTURE & set(words[max(0, i - 3) : i]):
+                future.add(stem)
+                continue
+            other.add(stem)
+            if word in IRREGULAR_PAST or (word.endswith("ed") and len(word) > 4):
+                past.append((word, stem))
+    return future, past, other
+
+
 _ROLE_MARKERS = ("to", "from", "into", "against", "by")  # the prepositions whose names ``roles`` compares
 _ROLE = re.compile(rf"\b({'|'.join(_ROLE_MARKERS)})\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
 
@@ -473,6 +513,18 @@ def asked_kind(question: str) -> str | None:
 
 
 _WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+_POLAR = re.compile(
+    r"(?:did|does|do|is|are|was|were|has|have|had|will|would|can|could|should|shall)\b", re.IGNORECASE
+)
+
+
+def polar(question: str) -> bool:
+    """Whether ``question`` asks yes or no: ``"Did China approve the licences?"``. Such a question
+    supposes nothing, so what it says grounds no claim: "China approved the licences on June 9"
+    needs its date from a quote even when the question gives it."""
+    return bool(_POLAR.match(question.lstrip()))
+
+
 _PREPOSITION = r"(?:(?:by|on|in|at|for|from|to|with)\s+)?"  # "…? By what date…"
 _NEXT_QUESTION = re.compile(rf"(?:,?\s+and|;|\?)\s+(?={_PREPOSITION}{_WH.pattern})", re.IGNORECASE)
 
@@ -727,19 +779,21 @@ def attribute(
     that holds some of them and is itself similar enough to the claim is added, if it is a
     near neighbour of the first quote in the same article (a name in the sentence before,
     not "the EU" from another paragraph under someone else's words). The
-    claim is kept when every number and name is grounded (quotes, question, or the cited
-    articles' ``headline(doc_id)``), its best quote is similar enough, that grounding holds
+    claim is kept when every number and name is grounded (quotes, the question's dates, or the
+    cited articles' ``headline(doc_id)``), its best quote is similar enough, that grounding holds
     enough of what the claim adds to the question, as a whole and in each clause (a clause
     the quotes lack brings in a candidate that holds it), and (given ``question_vector``) the
     claim is about the question. A long quote whose whole is not similar enough may still
-    be, in the clauses the claim restates, given ``embed``.
+    be, in the clauses the claim restates, given ``embed``. A yes-or-no question (``polar``)
+    grounds nothing: the claim is judged on all it says.
     """
     result = Attribution(claim)
     if not candidates:
         result.problems.append("no source sentence to compare it with")
         return result
+    given = "" if polar(question) else question  # what the claim may restate without support
     similarity = vectors @ claim_vector
-    lexical = np.array([coverage(claim, c.text, given=question) for c in candidates])
+    lexical = np.array([coverage(claim, c.text, given=given) for c in candidates])
     bonus = np.array([rules.hint_bonus * (c.unit in hints) for c in candidates])
     order = np.argsort(-(similarity + rules.lexical_weight * lexical + bonus), kind="stable")
     best = int(order[0])
@@ -750,7 +804,7 @@ def attribute(
 
     def grounding() -> str:
         heads = dict.fromkeys(headline(q.doc_id) for q in result.quotes)
-        return "\n".join([asked_dates(question), quoted(), *heads])
+        return "\n".join([asked_dates(given), quoted(), *heads])
 
     terms = numbers(claim), names(claim, common)
     missing = absent(*terms, grounding())
@@ -767,30 +821,32 @@ def attribute(
         if similar and set(missing) - set(absent(*terms, candidates[int(i)].text)):
             result.quotes.append(candidates[int(i)])
             missing = absent(*terms, grounding())
-    part, held = weakest_part(claim, grounding(), question, rules.min_part_terms)
+    part, held = weakest_part(claim, grounding(), given, rules.min_part_terms)
     for i in order[1 : rules.search_depth]:  # a clause from another sentence needs that sentence too
         if held >= rules.min_coverage or len(result.quotes) >= rules.max_quotes:
             break
         other = candidates[int(i)]
         if not near(int(i)):
             continue
-        backs = coverage(part, other.text, given=question) >= rules.min_coverage
+        backs = coverage(part, other.text, given=given) >= rules.min_coverage
         if backs and similarity[int(i)] >= rules.min_similarity and other not in result.quotes:
             result.quotes.append(other)
-            part, held = weakest_part(claim, grounding(), question, rules.min_part_terms)
+            part, held = weakest_part(claim, grounding(), given, rules.min_part_terms)
     if missing:
         result.problems.append(f"{', '.join(missing)} not in its sources")
     if negated(claim) != negated(quoted()):
         result.problems.append("it says no where its quotes say yes, or yes where they say no")
     if overstated(claim, [q.text for q in result.quotes]):
         result.problems.append(OVERSTATED)
+    if promised(claim, [q.text for q in result.quotes]):
+        result.problems.append(PROMISED)
     result.problems += [f"it says {swap}" for swap in swapped_roles(claim, quoted())]
     result.problems += [f"it has {swap}" for swap in swapped_actors(claim, quoted(), common)]
     result.similarity = result.part_similarity = float(similarity[best])
     parts = clauses(candidates[best].text) if embed and result.similarity < rules.min_similarity else []
     if parts:
         result.part_similarity = max(result.similarity, float(np.max(embed(parts) @ claim_vector)))
-    result.coverage = coverage(claim, grounding(), given=question)
+    result.coverage = coverage(claim, grounding(), given=given)
     if result.part_similarity < rules.min_similarity:
         result.problems.append(f"no source sentence states it (best similarity {result.part_similarity:.2f})")
     if result.coverage < rules.min_coverage:

@@ -10,6 +10,8 @@ import pytest
 
 from rag.answer import (
     ABSTAIN_TEXT,
+    PARTICLE,
+    VERDICT,
     AnswerBuilder,
     Sources,
     candidates_for,
@@ -17,7 +19,7 @@ from rag.answer import (
     split_answer,
     with_marks,
 )
-from rag.attribute import RULES
+from rag.attribute import RULES, promised
 from rag.chunking import split_sentences
 from rag.corpus import CorpusError
 from rag.evaluate import uncited
@@ -156,15 +158,71 @@ def test_a_claim_the_model_judges_unstated_is_dropped_when_verifying():
 
     def verify(claim, quotes, dated):
         seen.append((claim, quotes, dated))
-        return 0.1 if "eased" in claim else 0.9
+        return 0.1 if "agreed" in claim else 0.9
 
     with_judge = dataclasses.replace(sources(), verify=verify)
-    raw = "The US eased curbs on ethane [1]. China will approve licences [2]."
+    raw = "The US agreed to ease curbs on ethane [1]. China will approve licences [2]."
     a = AnswerBuilder("What was agreed?", with_judge, ANY_TOPIC).finish(raw, "fake", {})
     assert a.text == "China will approve licences [1]."
     assert "the model judges that its quotes do not state it (p=0.10)" in a.warnings[0]
     quotes = ["The US will ease curbs on ethane."]
-    assert seen[0] == ("The US eased curbs on ethane.", quotes, "June 28, 2025")  # with the date line
+    assert seen[0] == (
+        "The US agreed to ease curbs on ethane.",
+        quotes,
+        "June 28, 2025",
+    )  # with the date line
+
+
+def test_a_promise_stated_as_done_is_dropped():
+    """ "will ease" is not "eased"; "will approve" is kept as said."""
+    a = answer("The US eased curbs on ethane [1]. China will approve licences [2].")
+    assert a.text == "China will approve licences [1]."
+    assert (
+        a.warnings[0]
+        == "dropped “The US eased curbs on ethane.”: it states as done what its quotes say only will be"
+    )
+
+
+def test_a_yes_or_no_verdict_is_dropped_whole():
+    """ "Yes, <the question as a statement>" is what the small model says to a yes-or-no
+    question whatever its sources hold; no quote states a verdict. Whether the articles have
+    the word "yes" (then it is no name) does not matter."""
+    asked = "Were the talks held in London?"
+    for raw in ("Yes, talks were held in London [1].", "No. Talks were held in London [1]."):
+        a = answer(raw, question=asked)
+        assert a.abstained and a.warnings[0].endswith(VERDICT)
+    assert not answer("Talks were held in London [1].", question=asked).abstained
+    assert not PARTICLE.match("No official comment was issued.")  # "No" as a word, not a verdict
+
+
+def test_a_yes_or_no_question_grounds_no_claim():
+    """It supposes nothing: its date must be in the claim's quotes."""
+    dated = answer("Ford halted Explorer production in June [1].", question="Did Ford halt it in June?")
+    assert dated.abstained and "June not in its sources" in dated.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "claim, quote, words",
+    [
+        ("China approved the licences.", "China will approve licences.", ["approved"]),
+        (
+            "The US took down its countermeasures.",
+            "Once they deliver, we'll take down our countermeasures.",
+            ["took"],
+        ),
+        (
+            "The proposal was submitted to both leaders.",
+            "The proposal will now be submitted to both leaders.",
+            ["submitted"],
+        ),
+        ("China approved some licences.", "China approved some and will approve more.", []),
+        ("Ford halted production.", "Ford was forced to halt production.", []),
+        ("China agreed to approve licences.", "China will approve licences.", []),
+        ("It signed a deal.", "It will sell. It signed a deal.", []),
+    ],
+)
+def test_promised_finds_past_verbs_the_quotes_only_promise(claim, quote, words):
+    assert promised(claim, [quote]) == words
 
 
 def test_a_rejected_quote_gives_way_to_the_next_one_the_judge_accepts():

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rag.answer import hints, split_answer
+from rag.answer import VERDICT, hints, split_answer
 from rag.evaluate import fact_hit, uncited
 
 from .conftest import ROOT, SEEDS
@@ -125,6 +125,25 @@ def test_a_claim_that_states_a_hedged_sentence_as_fact_is_dropped(real_pipeline)
     assert answer.abstained and "states as fact what its quotes say only may be so" in answer.warnings[0]
     answer = replayed(real_pipeline, question, raw.replace("stabilized", "may help stabilize"))
     assert not answer.abstained and "may help stabilize production costs" in answer.citations[0].quote
+
+
+def test_a_promise_stated_as_done_is_dropped(real_pipeline):
+    """The proposal "will now be submitted to both leaders": the claim that it was submitted is
+    dropped, the promise kept (real embedder, index and claim check; the text replayed)."""
+    question = "What will happen to the proposal?"
+    raw = "The proposal was submitted to both leaders for final approval [1]."
+    answer = replayed(real_pipeline, question, raw)
+    assert answer.abstained and "states as done what its quotes say only will be" in answer.warnings[0]
+    answer = replayed(real_pipeline, question, raw.replace("was submitted", "will now be submitted"))
+    assert not answer.abstained and "will now be submitted" in answer.citations[0].quote
+
+
+def test_a_yes_or_no_verdict_is_dropped(real_pipeline):
+    """The articles say China agreed to approve export applications; asked whether it has, the
+    model answers "Yes, China has approved…", which is dropped."""
+    answer = real_pipeline.ask("Has China approved the rare earth export applications?")
+    assert any(w.endswith(VERDICT) for w in answer.warnings)
+    assert not re.search(r"\bYes\b|\bhas approved\b", answer.text)
 
 
 def test_a_further_sentence_only_on_the_topic_is_dropped(real_pipeline):

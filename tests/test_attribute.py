@@ -25,6 +25,7 @@ from rag.attribute import (
     numbers,
     open_parts,
     overstated,
+    polar,
     question_parts,
     roles,
     speaker,
@@ -259,7 +260,7 @@ def test_claims_with_ungrounded_terms_low_similarity_or_low_coverage_are_dropped
     invented = check("China shipped 10,000 tonnes of magnets in July.", cands, [[1, 0]], [1, 0])
     assert not invented.kept and invented.problems[0] == "10000, July not in its sources"
     unrelated = check("Magnets were supplied.", cands, [[1, 0]], [0, 1])
-    assert not unrelated.kept and "best similarity 0.00" in unrelated.problems[0]
+    assert not unrelated.kept and "no source sentence states it (best similarity 0.00)" in unrelated.problems
     garbled = check("They reacted positively by agreeing loudly.", cands, [[1, 0]], [1, 0])
     assert not garbled.kept and garbled.problems == [
         "its sources hold only 0% of what it adds to the question"
@@ -556,3 +557,18 @@ def test_a_claim_is_cut_into_the_statements_it_joins(claim, pieces):
     """Only at "; " or a comma before and/but/while/whereas that ends no list, only when every
     piece has three terms, and never inside quoted words."""
     assert conjuncts(claim, 3) == pieces
+
+
+@pytest.mark.parametrize(
+    "question, yes_or_no",
+    [
+        ("Did China approve the licences?", True),
+        ("  Has the US lifted its curbs?", True),
+        ("Were the talks held in London?", True),
+        ("What did China approve?", False),
+        ("Which carmaker halted production?", False),
+        ("Didier Ross said what?", False),
+    ],
+)
+def test_polar_questions_ask_yes_or_no(question, yes_or_no):
+    assert polar(question) is yes_or_no
