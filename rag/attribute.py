@@ -245,8 +245,10 @@ def overstated(claim: str, quotes: Sequence[str]) -> bool:
 
 
 # A verb within three words after one of these is only promised: "will approve", "would supply",
-# "will now be submitted", "we'll take down".
+# "will now be submitted", "we'll take down"; or after "to" following a verb of promising
+# ("agreed to approve", "pledged to lift"), but not any "to" ("was forced to halt" halted).
 FUTURE = frozenset({"will", "would", "shall", "ll"})
+PROMISING = frozenset({"agre", "pledg", "promis", "commit", "vow"})  # stems
 IRREGULAR_PAST = {
     "took": "take", "began": "begin", "gave": "give", "made": "make", "held": "hold", "spoke": "speak",
     "sent": "send", "met": "meet", "rose": "rise", "fell": "fall", "paid": "pay", "sold": "sell",
@@ -267,15 +269,20 @@ def promised(claim: str, quotes: Sequence[str]) -> list[str]:
 
 
 def _tenses(text: str) -> tuple[set[str], list[tuple[str, str]], set[str]]:
-    """Stems after ``FUTURE`` words; (word, stem) of past forms elsewhere; stems of all words
-    elsewhere. ``"It will approve. It signed."`` -> ``({"approv", "it"}, [("signed", "sign")],
-    {"it", "will", "sign"})``."""
+    """Stems of words that are only promised (``FUTURE``, ``PROMISING``); (word, stem) of past
+    forms elsewhere; stems of all words elsewhere. ``"It will approve. It signed."`` ->
+    ``({"approv", "it"}, [("signed", "sign")], {"it", "will", "sign"})``."""
     future, past, other = set(), [], set()
     for sentence in re.split(r"[.!?;\n]+", text.lower()):
         words = re.findall(r"[a-z]+", sentence)
         stems = _stemmer().stemWords([IRREGULAR_PAST.get(w, w) for w in words])
+        starts = [
+            i
+            for i, word in enumerate(words)
+            if word in FUTURE or (word == "to" and i > 0 and stems[i - 1] in PROMISING)
+        ]
         for i, (word, stem) in enumerate(zip(words, stems, strict=True)):
-            if FUTURE & set(words[max(0, i - 3) : i]):
+            if any(i - 3 <= start < i for start in starts):
                 future.add(stem)
                 continue
             other.add(stem)

@@ -218,6 +218,8 @@ def test_a_yes_or_no_question_grounds_no_claim():
         ("China approved some licences.", "China approved some and will approve more.", []),
         ("Ford halted production.", "Ford was forced to halt production.", []),
         ("China agreed to approve licences.", "China will approve licences.", []),
+        ("China approved the licences.", "China has agreed to approve licences.", ["approved"]),
+        ("The US eased curbs.", "The US pledged to ease curbs.", ["eased"]),
         ("It signed a deal.", "It will sell. It signed a deal.", []),
     ],
 )
