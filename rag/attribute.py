@@ -258,8 +258,8 @@ PROMISED = "it states as done what its quotes say only will be"
 
 
 def promised(claim: str, quotes: Sequence[str]) -> list[str]:
-    """The claim's verbs in the past ("approved", "took") that its quotes have only after
-    ``FUTURE`` words ("will approve", "we'll take"): a promise stated as done.
+    """The claim's verbs in the past ("approved", "took") that its quotes have only as promised
+    ("will approve", "we'll take", "agreed to approve"; see ``FUTURE``): a promise stated as done.
     ``promised("China approved the licences.", ["China will approve licences."])`` -> ``["approved"]``.
     A quote that also has the verb unmarked ("approved some and will approve more") counts as
     saying it happened."""
