@@ -19,7 +19,7 @@ from rag.answer import (
     split_answer,
     with_marks,
 )
-from rag.attribute import RULES, promised
+from rag.attribute import RULES
 from rag.chunking import split_sentences
 from rag.corpus import CorpusError
 from rag.evaluate import uncited
@@ -199,32 +199,6 @@ def test_a_yes_or_no_question_grounds_no_claim():
     """It supposes nothing: its date must be in the claim's quotes."""
     dated = answer("Ford halted Explorer production in June [1].", question="Did Ford halt it in June?")
     assert dated.abstained and "June not in its sources" in dated.warnings[0]
-
-
-@pytest.mark.parametrize(
-    "claim, quote, words",
-    [
-        ("China approved the licences.", "China will approve licences.", ["approved"]),
-        (
-            "The US took down its countermeasures.",
-            "Once they deliver, we'll take down our countermeasures.",
-            ["took"],
-        ),
-        (
-            "The proposal was submitted to both leaders.",
-            "The proposal will now be submitted to both leaders.",
-            ["submitted"],
-        ),
-        ("China approved some licences.", "China approved some and will approve more.", []),
-        ("Ford halted production.", "Ford was forced to halt production.", []),
-        ("China agreed to approve licences.", "China will approve licences.", []),
-        ("China approved the licences.", "China has agreed to approve licences.", ["approved"]),
-        ("The US eased curbs.", "The US pledged to ease curbs.", ["eased"]),
-        ("It signed a deal.", "It will sell. It signed a deal.", []),
-    ],
-)
-def test_promised_finds_past_verbs_the_quotes_only_promise(claim, quote, words):
-    assert promised(claim, [quote]) == words
 
 
 def test_a_rejected_quote_gives_way_to_the_next_one_the_judge_accepts():

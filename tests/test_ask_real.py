@@ -115,27 +115,32 @@ def replayed(real_pipeline, question: str, raw: str):
     return answer
 
 
-def test_a_claim_that_states_a_hedged_sentence_as_fact_is_dropped(real_pipeline):
-    """An article says restored trade "may help stabilize production costs": the claim that it
-    stabilised them is dropped, the hedged claim is kept (real embedder, index and claim check;
-    the text replayed)."""
-    question = "What effect will the restoration of trade flows have on production costs?"
-    raw = "The restoration of trade flows stabilized production costs [1]."
+@pytest.mark.parametrize(
+    "question, raw, problem, worded",
+    [
+        (  # an article says restored trade "may help stabilize production costs"
+            "What effect will the restoration of trade flows have on production costs?",
+            "The restoration of trade flows stabilized production costs [1].",
+            "states as fact what its quotes say only may be so",
+            ("stabilized", "may help stabilize"),
+        ),
+        (  # the proposal "will now be submitted to both leaders"
+            "What will happen to the proposal?",
+            "The proposal was submitted to both leaders for final approval [1].",
+            "states as done what its quotes say only will be",
+            ("was submitted", "will now be submitted"),
+        ),
+    ],
+)
+def test_a_claim_stating_as_done_what_its_quote_hedges_or_promises_is_dropped(
+    real_pipeline, question, raw, problem, worded
+):
+    """The claim that says it happened is dropped; worded as the article words it, it is kept
+    (real embedder, index and claim check; the text replayed)."""
     answer = replayed(real_pipeline, question, raw)
-    assert answer.abstained and "states as fact what its quotes say only may be so" in answer.warnings[0]
-    answer = replayed(real_pipeline, question, raw.replace("stabilized", "may help stabilize"))
-    assert not answer.abstained and "may help stabilize production costs" in answer.citations[0].quote
-
-
-def test_a_promise_stated_as_done_is_dropped(real_pipeline):
-    """The proposal "will now be submitted to both leaders": the claim that it was submitted is
-    dropped, the promise kept (real embedder, index and claim check; the text replayed)."""
-    question = "What will happen to the proposal?"
-    raw = "The proposal was submitted to both leaders for final approval [1]."
-    answer = replayed(real_pipeline, question, raw)
-    assert answer.abstained and "states as done what its quotes say only will be" in answer.warnings[0]
-    answer = replayed(real_pipeline, question, raw.replace("was submitted", "will now be submitted"))
-    assert not answer.abstained and "will now be submitted" in answer.citations[0].quote
+    assert answer.abstained and problem in answer.warnings[0]
+    answer = replayed(real_pipeline, question, raw.replace(*worded))
+    assert not answer.abstained and worded[1] in answer.citations[0].quote
 
 
 def test_a_yes_or_no_verdict_is_dropped(real_pipeline):

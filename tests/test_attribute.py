@@ -26,6 +26,7 @@ from rag.attribute import (
     open_parts,
     overstated,
     polar,
+    promised,
     question_parts,
     roles,
     speaker,
@@ -572,3 +573,29 @@ def test_a_claim_is_cut_into_the_statements_it_joins(claim, pieces):
 )
 def test_polar_questions_ask_yes_or_no(question, yes_or_no):
     assert polar(question) is yes_or_no
+
+
+@pytest.mark.parametrize(
+    "claim, quote, words",
+    [
+        ("China approved the licences.", "China will approve licences.", ["approved"]),
+        (
+            "The US took down its countermeasures.",
+            "Once they deliver, we'll take down our countermeasures.",
+            ["took"],
+        ),
+        (
+            "The proposal was submitted to both leaders.",
+            "The proposal will now be submitted to both leaders.",
+            ["submitted"],
+        ),
+        ("China approved some licences.", "China approved some and will approve more.", []),
+        ("Ford halted production.", "Ford was forced to halt production.", []),
+        ("China agreed to approve licences.", "China will approve licences.", []),
+        ("China approved the licences.", "China has agreed to approve licences.", ["approved"]),
+        ("The US eased curbs.", "The US pledged to ease curbs.", ["eased"]),
+        ("It signed a deal.", "It will sell. It signed a deal.", []),
+    ],
+)
+def test_promised_finds_past_verbs_the_quotes_only_promise(claim, quote, words):
+    assert promised(claim, [quote]) == words
