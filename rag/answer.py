@@ -337,10 +337,10 @@ class AnswerBuilder:
         """The claim's attribution, checked by the model's judge when there is one.
 
         When the judge finds that the quotes do not state the claim, or they hedge or only
-        promise what it states and nothing else is wrong, the claim may still be stated by a sentence the
-        ranking put lower ("the two presidents' phone call on June 5" below "The conversation,
-        held on 5 June"; "six-month export licences" below "may only be valid for six
-        months"): the best quote is set aside and attribution runs again, up to
+        promise what it states and nothing else is wrong, the claim may still be stated by a
+        sentence the ranking put lower ("the two presidents' phone call on June 5" below "The
+        conversation, held on 5 June"; "six-month export licences" below "may only be valid
+        for six months"): the best quote is set aside and attribution runs again, up to
         ``rules.requotes`` times. Each new choice must pass every rule and the judge in turn;
         when none does, the first verdict is reported.
         """

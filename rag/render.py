@@ -132,10 +132,10 @@ def abstention_html(text: str = "") -> str:
     box says already (``ABSTAIN_TEXT``)."""
     text = "" if text == ABSTAIN_TEXT else text
     detail = f'<div class="rag-abstain-detail">{escape_lines(text.strip())}</div>' if text.strip() else ""
+    title, _, body = ABSTAIN_TEXT.partition(". ")
     return (
-        '<div class="rag-abstain"><div class="rag-abstain-title">The sources don\'t say</div>'
-        '<div class="rag-abstain-body">No answer to this question could be backed by a quote '
-        f"from the indexed articles.</div>{detail}</div>"
+        f'<div class="rag-abstain"><div class="rag-abstain-title">{html.escape(title, quote=False)}</div>'
+        f'<div class="rag-abstain-body">{html.escape(body, quote=False)}</div>{detail}</div>'
     )
 
 
