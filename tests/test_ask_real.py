@@ -143,6 +143,15 @@ def test_a_claim_stating_as_done_what_its_quote_hedges_or_promises_is_dropped(
     assert not answer.abstained and worded[1] in answer.citations[0].quote
 
 
+def test_a_yes_or_no_question_does_not_ground_its_own_date(real_pipeline):
+    """The presidents spoke on June 5: asked whether they spoke on June 9, "They spoke on June 9"
+    finds no 9 in its quotes; the question's date grounds a wh-question only (real embedder,
+    index and claim check; the text replayed)."""
+    raw = "Trump and Xi spoke by phone on June 9 [1]."
+    answer = replayed(real_pipeline, "Did Trump and Xi speak by phone on June 9?", raw)
+    assert answer.abstained and "9 not in its sources" in answer.warnings[0]
+
+
 def test_a_yes_or_no_verdict_is_dropped(real_pipeline):
     """The articles say China agreed to approve export applications; asked whether it has, the
     model answers "Yes, China has approved…", which is dropped."""
