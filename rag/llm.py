@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
+import io
+import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from .decode import Drafter, TextPieces, greedy
 from .kvprefix import PinReport, PrefixCache, common_prefix
 
+log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
+LLAMA_LOG_ERROR = 3  # ggml_log_level
 JUDGE_CTX = 2048  # the claim check's context: a claim and its one or two quoted sentences
 
 
@@ -76,6 +83,54 @@ _LOADED: dict[tuple, object] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+def _llama(**params):
+    """``Llama(**params)``, quiet without silencing the process. Quiet the llama-cpp-python way
+    (``verbose=False``) points the process's stdout and stderr at /dev/null while it loads, so
+    what other threads print meanwhile is lost (an index build's progress: 131 of 146 lines).
+    Here llama.cpp's log goes to ``_log``, and the constructor's own prints, from this thread
+    only, go nowhere."""
+    from llama_cpp import Llama
+
+    _log()
+    stderr = sys.stderr
+    sys.stderr = muted = _Muted(stderr, threading.current_thread())
+    try:
+        model = Llama(**params, verbose=True)
+    finally:
+        if sys.stderr is muted:
+            sys.stderr = stderr
+    model.verbose = False  # no timings printed after each generation
+    return model
+
+
+@cache
+def _log():
+    """Send llama.cpp's errors to this module's logger and drop the rest of its log (the
+    callback is kept alive by the cache)."""
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def to_logger(level, text, user_data):
+        if level == LLAMA_LOG_ERROR:
+            log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    llama_cpp.llama_log_set(to_logger, ctypes.c_void_p(0))
+    return to_logger
+
+
+class _Muted(io.TextIOBase):
+    """A text stream that drops what one thread writes and passes on the rest."""
+
+    def __init__(self, stream, thread: threading.Thread):
+        self.stream, self.thread = stream, thread
+
+    def write(self, text: str) -> int:
+        return len(text) if threading.current_thread() is self.thread else self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 class LlamaGenerator(Generator):
     """A GGUF model through llama-cpp-python: loaded once per process, one generation at a time.
 
@@ -113,16 +168,13 @@ class LlamaGenerator(Generator):
         key = (str(self.path), self.n_threads, n_ctx, role)
         with _LOAD_LOCK:
             if key not in _LOADED:
-                from llama_cpp import Llama
-
-                model = Llama(
+                model = _llama(
                     model_path=str(self.path),
                     n_ctx=n_ctx,
                     n_threads=self.n_threads,
                     n_threads_batch=self.n_threads,
                     n_batch=512,
                     seed=self.seed,
-                    verbose=False,
                 )
                 _LOADED[key] = _Loaded(model, threading.Lock(), PrefixCache(model, self.fingerprint))
             return _LOADED[key]

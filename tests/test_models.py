@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -188,6 +191,29 @@ def test_default_gguf_is_verified_loads_and_generates(real_settings):
     text = gen.generate([{"role": "user", "content": "Reply with the word: yes"}], max_tokens=4, stats=stats)
     assert "yes" in text.lower()
     assert stats["prompt_tokens"] > 0 and 0 < stats["completion_tokens"] <= 4
+
+
+@pytest.mark.real
+def test_loading_the_model_loses_nothing_other_threads_print(real_settings, capfd):
+    """llama-cpp-python's quiet load points the process's stdout and stderr at /dev/null while it
+    runs, and an index build's progress printed meanwhile was lost. Every line printed during
+    this load is kept, and the load itself prints nothing."""
+    from rag.llm import LlamaGenerator
+
+    path = models.ensure(real_settings.llm_model, real_settings)
+    gen = LlamaGenerator(path, real_settings.llm_model, n_threads=real_settings.threads, n_ctx=320)
+    loader = threading.Thread(target=gen.load, kwargs={"judge": False})  # a context no other test loads
+    loader.start()
+    printed = 0
+    while loader.is_alive():
+        print(f"out {printed}", flush=True)
+        print(f"err {printed}", file=sys.stderr, flush=True)
+        printed += 1
+        time.sleep(0.01)
+    out, err = capfd.readouterr()
+    assert printed > 10
+    assert out.splitlines() == [f"out {i}" for i in range(printed)]
+    assert err.splitlines() == [f"err {i}" for i in range(printed)]
 
 
 @pytest.mark.real
