@@ -84,7 +84,6 @@ class Pipeline:
         self._embedder = embedder
         self._generator_factory = generator_factory or self._backend
         self._generators: dict[str, Generator] = {}
-        self._loading: list[threading.Thread] = []  # background loads (``generator``)
         self._progress = progress
         self._lock = threading.Lock()
         self._index = self._retriever = None
@@ -141,9 +140,7 @@ class Pipeline:
         with self._lock:
             if name not in self._generators:
                 made = self._generators[name] = self._generator_factory(name)
-                loader = threading.Thread(target=_load, args=(made, self.settings.verify_claims), daemon=True)
-                loader.start()
-                self._loading.append(loader)
+                threading.Thread(target=_load, args=(made, self.settings.verify_claims), daemon=True).start()
             return self._generators[name]
 
     def _backend(self, name: str) -> Generator:
@@ -245,23 +242,6 @@ class Pipeline:
         only claims that passed are ever shown; the rest are reported in ``warnings``.
         """
         question = check_question(question)
-        try:
-            for item in self._answer(question, history, model, k):
-                if isinstance(item, Answer):
-                    self._settle()
-                yield item
-        except Exception:
-            self._settle()
-            raise
-
-    def _settle(self) -> None:
-        """Wait for background model loads. llama-cpp-python points the process's stdout and
-        stderr at /dev/null while it loads, so what the caller prints after an answer that
-        needed no model (an early abstention) or an error would be lost meanwhile."""
-        for loader in list(self._loading):
-            loader.join()
-
-    def _answer(self, question: str, history, model: str | None, k: int | None) -> Iterator[str | Answer]:
         started = time.perf_counter()
         generator = self.generator(model)
         retriever = self.retriever
