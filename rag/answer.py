@@ -33,6 +33,7 @@ from .attribute import (
     open_parts,
     question_parts,
     speaker,
+    unsettled,
 )
 from .chunking import split_sentences
 from .prompts import ANSWER_SENTENCES
@@ -46,11 +47,10 @@ ABSTAIN_TEXT = (
 # what the articles hold: the model may have missed a part they answer.
 UNTOLD = "No quoted answer was found for “{}”"
 MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-# "Yes, …", "No. …": the model's verdict on a yes-or-no question. Asked one, the small model
-# says "Yes, <the question as a statement>" whatever its sources hold, and no quote states a
-# verdict, so such a sentence is dropped whole.
-PARTICLE = re.compile(r"^(?:yes|no)\s*[,.;:!—–-]+", re.IGNORECASE)
-VERDICT = "it opens with a yes or no, the model's verdict, which no quote states"
+# "Yes, …", "No. …": the model's verdict on a yes-or-no question, which no quote states. It is
+# cut off, and what follows is checked like any claim: asked one, the small model says "Yes,
+# <the question as a statement>" whatever its sources hold.
+PARTICLE = re.compile(r"^(?:yes|no)\s*[,.;:!—–-]+\s*", re.IGNORECASE)
 # how a model says it cannot answer: "The articles do not mention ...", "No information ..."
 ABSTAIN = re.compile(
     r"\b(sources?|articles?|context|texts?|passages?|information provided)\b[^.]*?"
@@ -207,6 +207,10 @@ class AnswerBuilder:
         """The sentence as kept, with its citation marks: whole, or as the statements it
         joins (``conjuncts``) that are backed when the whole is not; [] when nothing is."""
         bare, cited = hints(sentence)
+        if verdict := PARTICLE.match(bare):
+            self.warnings.append(f"cut “{verdict.group().strip()}”: a yes or no that no quote states")
+            bare = bare[verdict.end() :]
+            bare = bare[:1].upper() + bare[1:]
         if not any(ch.isalnum() for ch in bare) or ABSTAIN.search(bare):
             return []
         folded = " ".join(bare.casefold().split())
@@ -214,13 +218,10 @@ class AnswerBuilder:
             self.stopped = "the model repeated itself"
             return []
         self.seen.add(folded)
-        if PARTICLE.match(bare):
-            results = [Attribution(bare, problems=[VERDICT])]
-        else:
-            results = [self._attributed(bare, cited)]
-            if not results[0].kept and len(pieces := conjuncts(bare, self.rules.min_part_terms)) > 1:
-                split = [self._attributed(piece, cited) for piece in pieces]
-                results = split if any(r.kept for r in split) else results
+        results = [self._attributed(bare, cited)]
+        if not results[0].kept and len(pieces := conjuncts(bare, self.rules.min_part_terms)) > 1:
+            split = [self._attributed(piece, cited) for piece in pieces]
+            results = split if any(r.kept for r in split) else results
         kept = []
         for result in results:
             if result.kept:
@@ -273,9 +274,12 @@ class AnswerBuilder:
 
     def _open(self) -> list[tuple[str, str]]:
         """``open_parts`` of the question for the claims kept so far."""
+        return open_parts(self.question, self.claims, self._cited(), self.sources.common)
+
+    def _cited(self) -> list[str]:
+        """The outlet, headline and text of each article cited so far ("What did Reuters report?")."""
         docs = [self.sources.documents[d] for d in dict.fromkeys(q.doc_id for q in self.order)]
-        cited = [f"{d.outlet or ''}\n{d.title}\n{d.text}" for d in docs]  # "What did Reuters report?"
-        return open_parts(self.question, self.claims, cited, self.sources.common)
+        return [f"{d.outlet or ''}\n{d.title}\n{d.text}" for d in docs]
 
     def _check_in_context(self, result: Attribution) -> None:
         """Add the problems a backed claim has as a sentence of this answer to this question."""
@@ -383,6 +387,9 @@ class AnswerBuilder:
         left_open = self._open() if self.kept else []
         if left_open and len(left_open) == len(question_parts(self.question)):
             why = left_open[0][1]
+        if self.kept and (loose := unsettled(self.question, self.claims, self._cited(), self.sources.common)):
+            asked = ", ".join(f"“{term}”" for term in loose)
+            why = f"the question asks yes or no about {asked}, which the answer neither states nor corrects"
         if why:
             answer = abstained(self.question, model, timings, why)
             answer.warnings[:0] = self.warnings

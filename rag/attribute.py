@@ -532,6 +532,35 @@ def polar(question: str) -> bool:
     return bool(_POLAR.match(question.lstrip()))
 
 
+_WHEN_AT = re.compile(rf"^{_WHEN}", re.IGNORECASE)
+
+
+def unsettled(
+    question: str,
+    claims: Sequence[str],
+    cited: Sequence[str],
+    common: Callable[[str], bool] = lambda w: False,
+) -> list[str]:
+    """What a yes-or-no question (``polar``) asks about that its answer leaves unsettled: each
+    date and figure it gives that no claim states or corrects with another, and each name that
+    neither the claims nor the ``cited`` articles' texts mention (``unmentioned``). An answer
+    that says "They spoke by phone" to "Did they speak on June 9?" reads as a yes it cannot back.
+
+    ``("Did they speak on June 9?", ["They spoke by phone."], [])`` -> ``["June 9"]``; with
+    ``["They spoke on June 5."]`` -> ``[]``: the answer corrects the date.
+    """
+    if not polar(question):
+        return []
+    said = canonical(" ".join(claims))
+    corrected = any(absent(numbers(d), names(d), question) for d in _DATE.findall(said))
+    dates = [] if corrected else [_WHEN_AT.sub("", d) for d in _DATE.findall(question)]
+    out = [d for d in dates if absent(numbers(d), names(d), said)]
+    figures, said_figures = numbers(_without_dates(question)), numbers(_without_dates(said))
+    if not said_figures - figures:
+        out += sorted(figures - said_figures)
+    return out + unmentioned(_DATE.sub(" ", question), [*claims, *cited], common)
+
+
 _PREPOSITION = r"(?:(?:by|on|in|at|for|from|to|with)\s+)?"  # "…? By what date…"
 _NEXT_QUESTION = re.compile(rf"(?:,?\s+and|;|\?)\s+(?={_PREPOSITION}{_WH.pattern})", re.IGNORECASE)
 
@@ -860,7 +889,7 @@ def attribute(
         result.problems.append(f"its sources hold only {result.coverage:.0%} of what it adds to the question")
     elif held < rules.min_coverage:
         result.problems.append(f"its sources hold only {held:.0%} of “{part}”")
-    if _WH.search(question) and not content_terms(claim) - content_terms(question):
+    if not content_terms(claim) - content_terms(question):  # to a yes-or-no question, a bare yes
         result.problems.append("it only restates the question")
     if question_vector is not None:
         result.relevance = float(question_vector @ claim_vector)

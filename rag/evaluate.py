@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .answer import ABSTAIN, hints, is_untold, split_answer
-from .attribute import headline, missing_terms
+from .attribute import headline, missing_terms, polar
 from .schema import Answer, Citation
 
 SUMMARY_KEYS = (
@@ -122,6 +122,7 @@ def uncited(answer: Answer) -> list[str]:
 def ungrounded(answer: Answer, common: Callable[[str], bool] = lambda w: False) -> list[str]:
     """Answer sentences with a number or name that neither their cited quotes, nor the
     question, nor the cited articles' headlines and dates contain (none for an abstention).
+    A yes-or-no question (``polar``) supposes nothing, so its terms ground no sentence.
 
     ``common(word)`` tells a capitalised first word that is an ordinary word ("Prices")
     from a name ("Ford").
@@ -134,7 +135,8 @@ def ungrounded(answer: Answer, common: Callable[[str], bool] = lambda w: False) 
         bare, cited = hints(sentence)
         quotes = [by_n[n] for n in cited if n in by_n]
         heads = [headline(c.title, c.published) for c in quotes]
-        grounding = "\n".join([answer.question, *(c.quote for c in quotes), *heads])
+        asked = "" if polar(answer.question) else answer.question
+        grounding = "\n".join([asked, *(c.quote for c in quotes), *heads])
         if missing_terms(bare, grounding, common):
             found.append(sentence)
     return found

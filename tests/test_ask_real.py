@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rag.answer import VERDICT, hints, split_answer
+from rag.answer import hints, split_answer
 from rag.evaluate import fact_hit, uncited
 
 from .conftest import ROOT, SEEDS
@@ -145,18 +145,22 @@ def test_a_claim_stating_as_done_what_its_quote_hedges_or_promises_is_dropped(
 
 def test_a_yes_or_no_question_does_not_ground_its_own_date(real_pipeline):
     """The presidents spoke on June 5: asked whether they spoke on June 9, "They spoke on June 9"
-    finds no 9 in its quotes; the question's date grounds a wh-question only (real embedder,
-    index and claim check; the text replayed)."""
-    raw = "Trump and Xi spoke by phone on June 9 [1]."
-    answer = replayed(real_pipeline, "Did Trump and Xi speak by phone on June 9?", raw)
-    assert answer.abstained and "9 not in its sources" in answer.warnings[0]
+    finds no 9 in its quotes; the question's date grounds a wh-question only. Leaving the date
+    out reads as a yes no quote backs (real embedder, index and claim check; the text replayed)."""
+    question = "Did Trump and Xi speak by phone on June 9?"
+    answer = replayed(real_pipeline, question, "Yes, Trump and Xi spoke by phone on June 9 [1].")
+    assert answer.abstained and "9 not in its sources" in answer.warnings[1]
+    undated = "Yes, Beijing's statement cited a recent phone call between Xi Jinping and Donald Trump [1]."
+    answer = replayed(real_pipeline, question, undated)
+    assert answer.abstained and "asks yes or no about “June 9”" in answer.warnings[-1]
 
 
-def test_a_yes_or_no_verdict_is_dropped(real_pipeline):
+def test_a_yes_or_no_verdict_is_cut_and_what_follows_checked(real_pipeline):
     """The articles say China agreed to approve export applications; asked whether it has, the
-    model answers "Yes, China has approved…", which is dropped."""
+    model answers "Yes, China has approved…": the verdict is cut, and what follows must be what
+    the articles state."""
     answer = real_pipeline.ask("Has China approved the rare earth export applications?")
-    assert any(w.endswith(VERDICT) for w in answer.warnings)
+    assert any("a yes or no that no quote states" in w for w in answer.warnings)
     assert not re.search(r"\bYes\b|\bhas approved\b", answer.text)
 
 

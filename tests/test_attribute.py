@@ -33,6 +33,7 @@ from rag.attribute import (
     swapped_actors,
     swapped_roles,
     unmentioned,
+    unsettled,
     weakest_part,
 )
 
@@ -573,6 +574,25 @@ def test_a_claim_is_cut_into_the_statements_it_joins(claim, pieces):
 )
 def test_polar_questions_ask_yes_or_no(question, yes_or_no):
     assert polar(question) is yes_or_no
+
+
+@pytest.mark.parametrize(
+    "question, claims, cited, loose",
+    [
+        ("Did they speak on June 9?", ["They spoke by phone."], [], ["June 9"]),
+        ("Did they speak on June 9?", ["They spoke on 5 June."], [], []),  # corrected
+        ("Did they speak on June 9?", ["They spoke on June 9."], [], []),
+        ("Are licences valid for two years?", ["Licences are valid for six months."], [], []),
+        ("Are licences valid for two years?", ["Licences were issued on June 4."], [], ["2 year"]),
+        ("Did Japan join the deal?", ["The US and China made a deal."], ["The US and China met."], ["Japan"]),
+        ("Did Ford halt production?", ["Production halted."], ["Ford halted production."], []),
+        ("Did Beijing agree?", ["China agreed."], [], []),  # aliases
+        ("What happened on June 9?", ["Nothing."], [], []),  # not yes or no
+    ],
+)
+def test_what_a_yes_or_no_question_asks_about_must_be_settled(question, claims, cited, loose):
+    """Each date and figure stated or corrected by a claim, each name in a claim or a cited article."""
+    assert unsettled(question, claims, cited) == loose
 
 
 @pytest.mark.parametrize(

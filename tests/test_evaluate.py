@@ -23,6 +23,7 @@ from rag.evaluate import (
     parse_threshold,
     summary_table,
     uncited,
+    ungrounded,
     write_report,
 )
 from rag.schema import Answer, Citation, Evidence
@@ -280,6 +281,16 @@ def test_uncited_sentences_are_read_from_the_answer_text() -> None:
     text = "Ford halted output [1]. No quoted answer was found for “What did it cost?” Prices rose."
     assert uncited(Answer("Q", text)) == ["Prices rose."]
     assert uncited(Answer("Q", "Prices rose.", abstained=True)) == []
+
+
+def test_a_yes_or_no_question_grounds_no_sentence() -> None:
+    """ "Did they meet in Paris?" supposes nothing: "They met in Paris" needs Paris in its quote."""
+    quote = cite(1, "a", "held in London")
+    for question, found in (
+        ("Where did they meet in Paris?", []),
+        ("Did they meet in Paris?", ["They met in Paris [1]."]),
+    ):
+        assert ungrounded(Answer(question, "They met in Paris [1].", [quote])) == found
 
 
 def test_empty_cases(corpus: Path) -> None:
