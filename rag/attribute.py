@@ -246,9 +246,11 @@ def overstated(claim: str, quotes: Sequence[str]) -> bool:
 
 # A verb within three words after one of these is only promised: "will approve", "would supply",
 # "will now be submitted", "we'll take down"; or after "to" following a verb of promising
-# ("agreed to approve", "pledged to lift"), but not any "to" ("was forced to halt" halted).
+# ("agreed to approve", "pledged to lift") or a word that schedules ("is to be negotiated",
+# "set to expire", "going to deliver"), but not any "to" ("was forced to halt" halted).
 FUTURE = frozenset({"will", "would", "shall", "ll"})
 PROMISING = frozenset({"agre", "pledg", "promis", "commit", "vow"})  # stems
+SCHEDULING = frozenset({"is", "are", "was", "were", "set", "going"})
 IRREGULAR_PAST = {
     "took": "take", "began": "begin", "gave": "give", "made": "make", "held": "hold", "spoke": "speak",
     "sent": "send", "met": "meet", "rose": "rise", "fell": "fall", "paid": "pay", "sold": "sell",
@@ -269,7 +271,7 @@ def promised(claim: str, quotes: Sequence[str]) -> list[str]:
 
 
 def _tenses(text: str) -> tuple[set[str], list[tuple[str, str]], set[str]]:
-    """Stems of words that are only promised (``FUTURE``, ``PROMISING``); (word, stem) of past
+    """Stems of words that are only promised (``FUTURE``, ``PROMISING``, ``SCHEDULING``); (word, stem) of past
     forms elsewhere; stems of all words elsewhere. ``"It will approve. It signed."`` ->
     ``({"approv", "it"}, [("signed", "sign")], {"it", "will", "sign"})``."""
     future, past, other = set(), [], set()
@@ -279,7 +281,8 @@ def _tenses(text: str) -> tuple[set[str], list[tuple[str, str]], set[str]]:
         starts = [
             i
             for i, word in enumerate(words)
-            if word in FUTURE or (word == "to" and i > 0 and stems[i - 1] in PROMISING)
+            if word in FUTURE
+            or (word == "to" and i > 0 and (stems[i - 1] in PROMISING or words[i - 1] in SCHEDULING))
         ]
         for i, (word, stem) in enumerate(zip(words, stems, strict=True)):
             if any(i - 3 <= start < i for start in starts):

@@ -130,6 +130,12 @@ def replayed(real_pipeline, question: str, raw: str):
             "states as done what its quotes say only will be",
             ("was submitted", "will now be submitted"),
         ),
+        (  # "A more comprehensive agreement is to be negotiated by August 10"
+            "By what date is a more comprehensive agreement to be negotiated?",
+            "A more comprehensive agreement was negotiated by August 10 [1].",
+            "states as done what its quotes say only will be",
+            ("was negotiated", "is to be negotiated"),
+        ),
     ],
 )
 def test_a_claim_stating_as_done_what_its_quote_hedges_or_promises_is_dropped(

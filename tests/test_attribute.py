@@ -615,6 +615,10 @@ def test_what_a_yes_or_no_question_asks_about_must_be_settled(question, claims, 
         ("China approved the licences.", "China has agreed to approve licences.", ["approved"]),
         ("The US eased curbs.", "The US pledged to ease curbs.", ["eased"]),
         ("It signed a deal.", "It will sell. It signed a deal.", []),
+        ("A deal was negotiated by August 10.", "A deal is to be negotiated by August 10.", ["negotiated"]),
+        ("China delivered rare earths.", "They're going to deliver rare earths to us.", ["delivered"]),
+        ("The licences expired.", "The licences are set to expire in July.", ["expired"]),
+        ("China increased scrutiny.", "Delays were due to increased scrutiny.", []),  # no schedule
     ],
 )
 def test_promised_finds_past_verbs_the_quotes_only_promise(claim, quote, words):
