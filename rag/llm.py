@@ -18,7 +18,7 @@ from .kvprefix import PinReport, PrefixCache, common_prefix
 
 log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
-LLAMA_LOG_ERROR = 3  # ggml_log_level
+LLAMA_LOG_ERROR = 4  # GGML_LOG_LEVEL_ERROR in ggml.h (llama-cpp-python's _logger names the older numbering)
 JUDGE_CTX = 2048  # the claim check's context: a claim and its one or two quoted sentences
 
 

@@ -194,10 +194,11 @@ def test_default_gguf_is_verified_loads_and_generates(real_settings):
 
 
 @pytest.mark.real
-def test_loading_the_model_loses_nothing_other_threads_print(real_settings, capfd):
+def test_loading_the_model_loses_nothing_other_threads_print(real_settings, capfd, caplog):
     """llama-cpp-python's quiet load points the process's stdout and stderr at /dev/null while it
     runs, and an index build's progress printed meanwhile was lost. Every line printed during
-    this load is kept, and the load itself prints nothing."""
+    this load is kept, and the load itself prints nothing, nor logs its warnings (this model's
+    "control-looking token" notes)."""
     from rag.llm import LlamaGenerator
 
     path = models.ensure(real_settings.llm_model, real_settings)
@@ -214,6 +215,7 @@ def test_loading_the_model_loses_nothing_other_threads_print(real_settings, capf
     assert printed > 10
     assert out.splitlines() == [f"out {i}" for i in range(printed)]
     assert err.splitlines() == [f"err {i}" for i in range(printed)]
+    assert not [r.getMessage() for r in caplog.records if r.name == "rag.llm"]
 
 
 @pytest.mark.real
