@@ -277,6 +277,7 @@ class Pipeline:
             builder.end(raw, cut_off)
             parts = builder.left_open()[:MAX_PART_PASSES]
         for part in parts:  # the same context, so its KV cache is reused up to the question
+            builder.end(raw, cut_off)  # the pass before: its last sentence counts too
             for sentence in builder.kept[shown:]:
                 yield sentence + " "
             builder.take_up(part)

@@ -592,6 +592,20 @@ def test_a_part_left_open_is_asked_again_with_the_same_context(fake_pipeline):
     assert final.timings["completion_tokens"] == 13 + 8  # both passes counted
 
 
+def test_the_last_sentence_of_each_part_pass_is_checked(fake_pipeline):
+    """With two parts left open, the first part's pass ends before the second begins: its last
+    sentence, complete only when the model stops, is checked and kept like the others."""
+    pipeline, generator = fake_pipeline(
+        "The licences may only be valid for six months [1].",
+        "Ford halted production of its Explorer SUV [1].",
+        "Lutnick said they are going to deliver rare earths [1].",
+    )
+    question = "How long are the licences valid? Which carmaker had to halt production? What did Lutnick say?"
+    *pieces, final = list(pipeline.ask_stream(question))
+    assert len(generator.prompts) == 3 and "".join(pieces).strip() == final.text
+    assert "Ford halted production of its Explorer SUV" in final.text
+
+
 def test_a_one_sentence_answer_is_streamed_before_the_answer_too(fake_pipeline):
     """The last sentence is known complete only when the model stops; it is still sent as text."""
     pipeline, _ = fake_pipeline("Ford halted production of the Explorer SUV [1].")
