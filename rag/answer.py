@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from .attribute import (
     LEANS_BACK,
     OVERSTATED,
     PROMISED,
+    RESTATES,
     RULES,
     Attribution,
     Candidate,
@@ -31,6 +32,7 @@ from .attribute import (
     gives_kind,
     headline,
     open_parts,
+    polar,
     question_parts,
     speaker,
     unsettled,
@@ -222,6 +224,7 @@ class AnswerBuilder:
         if not results[0].kept and len(pieces := conjuncts(bare, self.rules.min_part_terms)) > 1:
             split = [self._attributed(piece, cited) for piece in pieces]
             results = split if any(r.kept for r in split) else results
+        results = [self._quoted(result) for result in results]
         kept = []
         for result in results:
             if result.kept:
@@ -241,6 +244,21 @@ class AnswerBuilder:
         if len(self.kept) >= self.most:
             self.stopped = f"the answer has the {self.most} sentences asked for"
         return kept
+
+    def _quoted(self, result: Attribution) -> Attribution:
+        """To a yes-or-no question, a claim that only restates it is a bare yes. When nothing
+        else is wrong with it but that its quote hedges or only promises it, the quote says
+        what the articles hold about the question in their own words ("…that it would process
+        rare earth export licenses…" for "China has approved the applications"): the quote
+        itself, verbatim, takes the claim's place, unless it is cited already."""
+        worded = {RESTATES, OVERSTATED, PROMISED}
+        if not (polar(self.question) and RESTATES in result.problems and set(result.problems) <= worded):
+            return result
+        quote = result.quotes[0]
+        if quote in self.order:
+            return result
+        self.warnings.append(f"“{result.claim}” only restates the question: its quote is given instead")
+        return replace(result, claim=quote.text, quotes=[quote], problems=[])
 
     def end(self, raw: str, cut_off: bool = False) -> None:
         """Check the last sentence of this pass's text ``raw`` (see ``feed``); once per pass."""

@@ -257,6 +257,7 @@ IRREGULAR_PAST = {
     "bought": "buy", "won": "win", "struck": "strike", "brought": "bring", "lent": "lend",
 }  # fmt: skip
 PROMISED = "it states as done what its quotes say only will be"
+RESTATES = "it only restates the question"
 
 
 def promised(claim: str, quotes: Sequence[str]) -> list[str]:
@@ -893,7 +894,7 @@ def attribute(
     elif held < rules.min_coverage:
         result.problems.append(f"its sources hold only {held:.0%} of “{part}”")
     if not content_terms(claim) - content_terms(question):  # to a yes-or-no question, a bare yes
-        result.problems.append("it only restates the question")
+        result.problems.append(RESTATES)
     if question_vector is not None:
         result.relevance = float(question_vector @ claim_vector)
         if result.relevance < rules.min_relevance:

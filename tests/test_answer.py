@@ -280,13 +280,26 @@ def test_a_further_claim_sharing_no_word_with_the_question_must_be_close_to_it()
 
 
 def test_a_claim_that_only_restates_the_question_is_dropped():
-    """It adds no term to the question: to one asking what, it answers nothing; to a yes-or-no
-    question it is a bare yes, which stands on its quote only as far as the checks read tense
-    and modality ("China has approved the applications" passed the claim check on a sentence
-    saying it "would process" licences, "approving those that meet compliance standards")."""
-    for question in ("What will China approve, licences?", "Will China approve licences?"):
-        a = answer("China will approve licences [1].", question=question)
-        assert a.abstained and "it only restates the question" in a.warnings[0]
+    """It adds no term to a question asking what, so it answers nothing."""
+    a = answer("China will approve licences [1].", question="What will China approve, licences?")
+    assert a.abstained and "it only restates the question" in a.warnings[0]
+
+
+def test_a_restated_yes_or_no_question_gives_way_to_its_quote():
+    """To a yes-or-no question a restatement is a bare yes, which stands on its quote only as
+    far as the checks read tense and modality ("China has approved the applications" passed
+    the claim check on a sentence saying it "would process" licences). Where only the quote's
+    wording differs, the quote itself says what the articles hold, and is given verbatim."""
+    a = answer("Yes, China approved licences [1].", question="Has China approved licences?")
+    assert (
+        a.text == "China will approve licences [1]."
+        and a.citations[0].quote == "China will approve licences."
+    )
+    assert "“China approved licences.” only restates the question: its quote is given instead" in a.warnings
+    unbacked = answer(
+        "Yes, China approved licences in Japan [1].", question="Has China approved licences in Japan?"
+    )
+    assert unbacked.abstained  # Japan is in no quote: the quote is not about what it restates
 
 
 def test_a_claim_that_leans_on_the_one_before_must_quote_what_follows_it():

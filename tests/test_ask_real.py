@@ -163,11 +163,17 @@ def test_a_yes_or_no_question_does_not_ground_its_own_date(real_pipeline):
 
 def test_a_yes_or_no_verdict_is_cut_and_what_follows_checked(real_pipeline):
     """The articles say China agreed to approve export applications; asked whether it has, the
-    model answers "Yes, China has approved…": the verdict is cut, and what follows must be what
-    the articles state."""
+    model answers "Yes, China has approved…": the verdict is cut, and what follows, which says
+    no more than the question, is a bare yes (the claim check passed it on "…that it would
+    process rare earth export licenses…, approving those that meet compliance standards"):
+    that quote, verbatim, takes its place."""
     answer = real_pipeline.ask("Has China approved the rare earth export applications?")
     assert any("a yes or no that no quote states" in w for w in answer.warnings)
     assert not re.search(r"\bYes\b|\bhas approved\b", answer.text)
+    instead = [
+        w for w in answer.warnings if w.endswith("only restates the question: its quote is given instead")
+    ]
+    assert instead and any(c.quote.rstrip(".") in answer.text for c in answer.citations)
 
 
 def test_a_further_sentence_only_on_the_topic_is_dropped(real_pipeline):

@@ -65,15 +65,15 @@ def test_multi_part_set_quality_gate(real_pipeline, tmp_path, capsys):
 def test_yes_or_no_set_quality_gate(real_pipeline, tmp_path, capsys):
     """Yes-or-no questions: the model's "Yes, <the question as a statement>" must not stand
     ("Has China approved the applications?" where the articles say it will), and none the
-    articles cannot answer is answered. Three of the eight answerable questions had their
-    fact when this gate was set (recall 0.375): true answers are lost with the restatements."""
+    articles cannot answer is answered. Five of the eight answerable questions had their
+    fact when this gate was set (recall 0.625): some true answers are lost with restatements."""
     summary = run(real_pipeline, "polar", tmp_path, capsys)
     assert summary["citation_validity"] == 1.0
     assert summary["ungrounded_claims"] == 0
     assert summary["must_not_violations"] == 0
     answered_wrongly = round((1 - summary["abstention_accuracy"]) * summary["questions"])
     assert answered_wrongly == summary["false_abstentions"]  # no unanswerable question answered
-    assert summary["fact_recall"] >= 0.25
+    assert summary["fact_recall"] >= 0.375
 
 
 def test_dev_set_quality_gate_among_generated_articles(real_embedder, tmp_path, capsys):
