@@ -17,29 +17,29 @@ import numpy as np
 from .attribute import (
     FINAL_STOP,
     LEANS_BACK,
-    OVERSTATED,
-    PROMISED,
     RESTATES,
     RULES,
     Attribution,
     Candidate,
     Rules,
-    about_parts,
-    asked_kind,
     attribute,
     conjuncts,
-    content_terms,
+)
+from .chunking import split_sentences
+from .modality import OVERSTATED, PROMISED
+from .prompts import ANSWER_SENTENCES
+from .questions import (
+    about_parts,
+    asked_kind,
     gives_kind,
-    headline,
     open_parts,
     polar,
     question_parts,
     speaker,
     unsettled,
 )
-from .chunking import split_sentences
-from .prompts import ANSWER_SENTENCES
 from .schema import Answer, Citation, Document, Source
+from .terms import content_terms, headline
 
 # Also when the model's claims were all dropped: it says what was found, not what the articles hold.
 ABSTAIN_TEXT = (

@@ -23,8 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from .answer import ABSTAIN, hints, is_untold, split_answer
-from .attribute import headline, missing_terms, polar
+from .questions import polar
 from .schema import Answer, Citation
+from .terms import headline, missing_terms
 
 SUMMARY_KEYS = (
     "fact_recall",

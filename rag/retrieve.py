@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attribute import LEANS_BACK, content_terms, negated, number_words, numbers
+from .attribute import LEANS_BACK
 from .embedder import Embedder
 from .index import VectorIndex
 from .injection import addressed_to_assistant
+from .modality import negated
 from .schema import Evidence, Hit
+from .terms import content_terms, number_words, numbers
 
 RRF_K = 60
 CANDIDATES = 30  # chunks each retriever contributes before fusion

@@ -1,0 +1,108 @@
+"""Who does what to whom: a claim must keep the roles and the doers its quotes give its names.
+
+"China banned exports to the US" quoted as "The US banned exports to China" keeps every
+name and every word; a small model writes such swaps, and its claim check passes most.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .chunking import split_sentences
+from .terms import DATE_NAME, POSSESSIVE, canonical, content_terms, names
+
+_ROLE_MARKERS = ("to", "from", "into", "against", "by")  # the prepositions whose names ``roles`` compares
+_ROLE = re.compile(rf"\b({'|'.join(_ROLE_MARKERS)})\s+(?:the\s+)?([A-Z][\w-]*)|([A-Z][\w-]*)['’]s\b")
+
+
+def roles(text: str) -> set[tuple[str, str]]:
+    """The names ``text`` puts in a role, aliases folded: ``"China's ban on exports to the
+    U.S."`` -> ``{("'s", "China"), ("to", "US")}``."""
+    return {
+        (m.group(1).lower(), m.group(2)) if m.group(1) else ("'s", m.group(3))
+        for m in _ROLE.finditer(canonical(text))
+    }
+
+
+def swapped_roles(claim: str, quotes: str) -> list[str]:
+    """The roles of ``claim`` that ``quotes`` give to another name and never to the claim's:
+    ``("exports to China", "China's exports to the US")`` -> ``["“to China” where its quotes
+    say “to US”"]``. Who did what to whom is where a small model's claims and its claim check
+    go wrong while every name is quoted."""
+    held = roles(quotes)
+    swapped = []
+    for marker, name in sorted(roles(claim) - held):
+        if others := sorted(n for m, n in held if m == marker):
+            theirs = " and ".join(f"“{_role(marker, n)}”" for n in others)
+            swapped.append(f"“{_role(marker, name)}” where its quotes say {theirs}")
+    return swapped
+
+
+def _role(marker: str, name: str) -> str:
+    return f"{name}'s" if marker == "'s" else f"{marker} {name}"
+
+
+_GOVERNS = frozenset(_ROLE_MARKERS) | frozenset(
+    "about after among as at before between for in including like of on over than toward towards "
+    "under via with".split()
+)  # a name after one of these is acted on, not acting
+_JOINS = frozenset({"and", "or", "&", "nor"})
+_ARTICLES = frozenset({"the", "a", "an"})
+_TOKEN = re.compile(r"[\w'’]+(?:[-–][\w'’]+)*|[,;:()—–]")  # "US–China" is one token
+
+
+def actors(text: str, named: set[str]) -> dict[str, tuple[str, set[str]]]:
+    """Who does each content word of ``text``: the run of ``named`` names nearest before it
+    in its sentence that no preposition governs; runs joined by "and" or a dash ("US–China")
+    act together. The words of a governed name's phrase ("for Chinese rare earths") are done
+    by no one.
+
+    ``("China banned exports to the US", {"China", "US"})`` ->
+    ``{"ban": ("banned", {"China"}), "export": ("exports", {"China"})}``
+    """
+    found: dict[str, tuple[str, set[str]]] = {}
+    for start, end in split_sentences(text):  # "… to the U.S. Like rare earths, …" is two
+        actor: set[str] = set()
+        run: set[str] | None = None  # the names being read; None between runs
+        governed = joined = aside = False
+        before = ""
+        for word in _TOKEN.findall(canonical(text[start:end])):
+            low, name = word.lower(), POSSESSIVE.sub("", word)
+            those = set(re.split("[-–]", name))
+            if those <= named:
+                if run is None:
+                    governed = governed if joined else before in _GOVERNS  # "to China and the US"
+                    run = actor if joined and not governed else set()
+                    joined = False
+                run |= those
+                if not governed:
+                    actor = run
+                aside = governed
+            elif low in _JOINS and run is not None:
+                run, joined = None, True
+            elif low in _ARTICLES:
+                continue  # "to the US": the preposition governs across the article
+            else:
+                run, joined = None, False
+                aside = aside and not (low in _GOVERNS or low in _JOINS or not low[0].isalnum())
+                for term in content_terms(word) if actor and not aside else ():
+                    found.setdefault(term, (word, set()))[1].update(actor)
+            before = low
+    return found
+
+
+def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lambda w: False) -> list[str]:
+    """The first word of ``claim`` done by other names than in ``quotes``, among the names
+    both give: ``("The US banned exports to China", "China banned exports to the US")`` ->
+    ``["“banned” done by US where its quotes have China"]``. A small model swaps who did what
+    while every name stays quoted, and its claim check passes most such swaps."""
+    named = {n for n in names(claim, common) & names(quotes, common) if not DATE_NAME.fullmatch(n)}
+    if len(named) < 2:
+        return []
+    theirs = actors(quotes, named)
+    for term, (word, who) in actors(claim, named).items():
+        if term in theirs and not who & theirs[term][1]:
+            done, had = (" and ".join(sorted(n)) for n in (who, theirs[term][1]))
+            return [f"“{word}” done by {done} where its quotes have {had}"]
+    return []
