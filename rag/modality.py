@@ -18,27 +18,37 @@ def negated(text: str) -> bool:
     return bool(NEGATION.search(text))
 
 
-# Words that make a statement less than a fact: what may, could or is expected to happen, or
-# happens if something else does. A lower-case "may" only: "in May" is a month.
-HEDGE = re.compile(
-    r"\b(?:(?-i:may)|might|could|can|possibly|perhaps|probably|(?:un)?likely|potentially|expected"
-    r"|reportedly|allegedly|unclear|uncertain|if|unless|whether|consider(?:s|ed|ing)?"
-    r"|(?:plan|aim|hope|seek)(?:s|ed|ing)?\s+to)\b",
-    re.IGNORECASE,
-)
+# Words that make a statement less than a fact, by how: what may, could or is expected to
+# happen, and what happens only if something else does. A lower-case "may" only: "in May" is a
+# month. A hedge of one kind does not stand for the other: "has cost … if it continues" states
+# as fact what "could cost … if it continues" says only may be so.
+HEDGES = {
+    "may be so": re.compile(
+        r"\b(?:(?-i:may)|might|could|can|possibly|perhaps|probably|(?:un)?likely|potentially|expected"
+        r"|reportedly|allegedly|unclear|uncertain|whether|consider(?:s|ed|ing)?"
+        r"|(?:plan|aim|hope|seek)(?:s|ed|ing)?\s+to)\b",
+        re.IGNORECASE,
+    ),
+    "only if": re.compile(r"\b(?:if|unless)\b", re.IGNORECASE),
+}
 
 
 OVERSTATED = "it states as fact what its quotes say only may be so"
 
 
+def hedges(text: str) -> set[str]:
+    """The kinds of ``HEDGES`` in ``text``: ``"It could rise if talks fail"`` -> both."""
+    return {kind for kind, words in HEDGES.items() if words.search(text)}
+
+
 def overstated(claim: str, quotes: Sequence[str]) -> bool:
     """Whether ``claim`` states as fact what its quotes only hedge: of all the quotes' clauses,
-    the one that holds most of the claim's terms has a ``HEDGE`` and the claim has none.
+    the one that holds most of the claim's terms has a kind of hedge (``HEDGES``) the claim lacks.
     ``overstated("Shipments resumed.", ["Shipments could resume, analysts said."])`` -> True."""
-    if HEDGE.search(claim):
-        return False
     pieces = [p for q in quotes for p in CLAUSE_END.split(q) if p.strip()]
-    return bool(pieces) and bool(HEDGE.search(max(pieces, key=lambda p: coverage(claim, p))))
+    if not pieces:
+        return False
+    return bool(hedges(max(pieces, key=lambda p: coverage(claim, p))) - hedges(claim))
 
 
 # A verb within three words after one of these is only promised: "will approve", "would supply",

@@ -6,6 +6,10 @@ import pytest
 
 from rag.modality import overstated, promised
 
+COST = (
+    "The chamber warned that the strike could cost exporters up to 40 million euros a week if it continues."
+)
+
 
 @pytest.mark.parametrize(
     "claim, quote, overstates",
@@ -18,6 +22,10 @@ from rag.modality import overstated, promised
         ("Shipments may resume.", "Shipments could resume, analysts said.", False),  # hedged in other words
         ("China approved licences.", "China approved licences, and shipments may resume soon.", False),
         ("Talks were held in May.", "Talks were held in May in Geneva.", False),  # a month
+        # a condition does not stand for a "could", nor the other way round
+        ("The strike has cost the economy 40 million euros if it continues.", COST, True),
+        ("The strike could cost exporters 40 million euros a week.", COST, True),
+        ("The strike may cost exporters 40 million euros a week if it continues.", COST, False),
     ],
 )
 def test_a_claim_must_not_state_as_fact_what_its_quote_hedges(claim, quote, overstates):
