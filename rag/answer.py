@@ -356,6 +356,17 @@ class AnswerBuilder:
         )
 
     def _attributed(self, claim: str, cited: list[int]) -> Attribution:
+        """The claim's attribution (``_requoted``). The units the model ``cited`` are a hint,
+        which can tip the ranking to a sentence of the wrong article ("The strike began on
+        June 2" to one saying the strike has not ended); when the claim fails with the hint,
+        it is attributed again without it."""
+        result = self._requoted(claim, cited)
+        if result.kept or not cited:
+            return result
+        unhinted = self._requoted(claim, [])
+        return unhinted if unhinted.kept else result
+
+    def _requoted(self, claim: str, cited: list[int]) -> Attribution:
         """The claim's attribution, checked by the model's judge when there is one.
 
         When the judge finds that the quotes do not state the claim, or they hedge or only

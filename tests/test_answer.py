@@ -279,6 +279,18 @@ def test_a_further_claim_sharing_no_word_with_the_question_must_be_close_to_it()
     assert a.text == "Ford halted Explorer production [1]. Talks were held in London [2]."
 
 
+def test_a_claim_that_fails_on_the_models_hint_is_attributed_again_without_it():
+    """The model's [1] points at the wrong article; with a bonus large enough to decide, one of
+    its sentences becomes the quote, and it names neither Ford nor the Explorer. Without the
+    hint the sentence that states the claim is its quote."""
+    rules = dataclasses.replace(ANY_TOPIC, hint_bonus=2.0)
+    a = AnswerBuilder("What happened?", sources(), rules).finish(
+        "Ford halted Explorer production [1].", "fake", {}
+    )
+    assert a.text == "Ford halted Explorer production [1]." and not a.warnings
+    assert a.citations[0].doc_id == "b" and a.citations[0].quote == "Ford halted Explorer production."
+
+
 def test_a_claim_that_only_restates_the_question_is_dropped():
     """It adds no term to a question asking what, so it answers nothing."""
     a = answer("China will approve licences [1].", question="What will China approve, licences?")
