@@ -359,14 +359,16 @@ class AnswerBuilder:
         """The claim's attribution (``_requoted``). The units the model ``cited`` are a hint,
         which can tip the ranking to a sentence of the wrong article ("The strike began on
         June 2" to one saying the strike has not ended); when the claim fails with the hint,
-        it is attributed again without it."""
-        result = self._requoted(claim, cited)
-        if result.kept or not cited:
+        it is attributed again without it, unless its quote is from no unit it cited (the hint
+        decided nothing)."""
+        vector = self.sources.embed([claim])[0]
+        result = self._requoted(claim, vector, cited)
+        if result.kept or not result.quotes or result.quotes[0].unit not in cited:
             return result
-        unhinted = self._requoted(claim, [])
+        unhinted = self._requoted(claim, vector, [])
         return unhinted if unhinted.kept else result
 
-    def _requoted(self, claim: str, cited: list[int]) -> Attribution:
+    def _requoted(self, claim: str, vector: np.ndarray, cited: list[int]) -> Attribution:
         """The claim's attribution, checked by the model's judge when there is one.
 
         When the judge finds that the quotes do not state the claim, or they hedge or only
@@ -377,7 +379,6 @@ class AnswerBuilder:
         ``rules.requotes`` times. Each new choice must pass every rule and the judge in turn;
         when none does, the first verdict is reported.
         """
-        vector = self.sources.embed([claim])[0]
         pool = list(range(len(self.sources.candidates)))
         first = None
         for _ in range(1 + self.rules.requotes):
