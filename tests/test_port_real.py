@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from rag import evaluate
 from rag.context import CorpusContext, Prompt
 
 from .conftest import ROOT
+from .test_eval_real import run
 
 pytestmark = pytest.mark.real
 PORT = ROOT / "eval" / "corpora" / "port"
@@ -66,12 +66,7 @@ def test_a_hint_to_the_wrong_article_does_not_sink_a_backed_claim(port_pipeline)
 def test_port_set_quality_gate(port_pipeline, tmp_path, capsys):
     """Honesty is gated exactly, as on the seed sets; recall and abstention as measured when the
     set was written (see the README's evaluation section)."""
-    gold = evaluate.load_gold(ROOT / "eval" / "port.jsonl")
-    report = evaluate.evaluate(gold, port_pipeline.ask, PORT, progress=False)
-    evaluate.write_report(report, tmp_path)
-    with capsys.disabled():
-        print("\nport set:\n" + evaluate.summary_table(report["summary"]))
-    summary = report["summary"]
+    summary = run(port_pipeline, "port", tmp_path, capsys, corpus=PORT)
     assert summary["citation_validity"] == 1.0
     assert summary["ungrounded_claims"] == 0
     assert summary["must_not_violations"] == 0
