@@ -93,16 +93,44 @@ def actors(text: str, named: set[str]) -> dict[str, tuple[str, set[str]]]:
 
 
 def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lambda w: False) -> list[str]:
-    """The first word of ``claim`` done by other names than in ``quotes``, among the names
-    both give: ``("The US banned exports to China", "China banned exports to the US")`` ->
+    """The first word of ``claim`` done by other names than in ``quotes``:
+    ``("The US banned exports to China", "China banned exports to the US")`` ->
     ``["“banned” done by US where its quotes have China"]``. A small model swaps who did what
-    while every name stays quoted, and its claim check passes most such swaps."""
-    named = {n for n in names(claim, common) & names(quotes, common) if not DATE_NAME.fullmatch(n)}
-    if len(named) < 2:
+    while every name stays quoted, and its claim check passes most such swaps.
+
+    Among two or more names both give, any disagreement counts. With one, a name only the
+    quotes give counts where the claim's doer stands beside it in the same sentence without
+    doing the word:
+    ``("China agreed to ease curbs on its sales", "The US agreed to ease curbs on Chinese
+    sales")`` moves the agreeing to China though the claim never names the US.
+    """
+    shared = {n for n in names(claim, common) & names(quotes, common) if not DATE_NAME.fullmatch(n)}
+    if len(shared) >= 2:
+        theirs = {term: who for term, (_, who) in actors(quotes, shared).items()}
+        return _first_swap(actors(claim, shared), theirs)
+    if not shared:
         return []
-    theirs = actors(quotes, named)
-    for term, (word, who) in actors(claim, named).items():
-        if term in theirs and not who & theirs[term][1]:
-            done, had = (" and ".join(sorted(n)) for n in (who, theirs[term][1]))
+    quoted = {n for n in names(quotes, common) if not DATE_NAME.fullmatch(n)}
+    doers: dict[str, set[str]] = {}
+    beside: dict[str, set[str]] = {}  # the names in a sentence where someone does the word
+    for start, end in split_sentences(quotes):
+        sentence = quotes[start:end]
+        present = names(sentence, common)
+        for term, (_, who) in actors(sentence, quoted).items():
+            doers.setdefault(term, set()).update(who)
+            beside.setdefault(term, set()).update(present)
+    claimed = {n for n in names(claim, common) if not DATE_NAME.fullmatch(n)}
+    comparable = {  # done by names the quotes give, each in a sentence where someone does it
+        term: (word, who)
+        for term, (word, who) in actors(claim, claimed).items()
+        if who <= shared & beside.get(term, set())
+    }
+    return _first_swap(comparable, doers)
+
+
+def _first_swap(claimed: dict[str, tuple[str, set[str]]], theirs: dict[str, set[str]]) -> list[str]:
+    for term, (word, who) in claimed.items():
+        if theirs.get(term) and not who & theirs[term]:
+            done, had = (" and ".join(sorted(n)) for n in (who, theirs[term]))
             return [f"“{word}” done by {done} where its quotes have {had}"]
     return []

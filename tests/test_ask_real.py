@@ -298,6 +298,23 @@ def test_a_claim_that_swaps_who_allows_the_students_is_dropped(real_pipeline):
     assert "“allow” done by China where its quotes have US" in answer.warnings[0]
 
 
+def test_a_claim_giving_chinas_commitment_the_us_concessions_is_dropped(real_pipeline):
+    """d02 as the model answered it in corpus mode among 12 generated articles: China's
+    approvals joined to the US's "in return" concessions, as if China had agreed to them.
+    The claim never names the US, so no pair of names is swapped; the quote's China is acted
+    on ("Chinese sales") while the US agrees (real embedder, index and claim check; text
+    replayed)."""
+    question = "What did China commit to under the agreement?"
+    raw = (
+        "China will approve export applications that meet legal requirements, agreeing to roll back "
+        "restrictions on Chinese sales, specifically those impacting jet engine parts and ethane, "
+        "a key component in plastic manufacturing [1][2]."
+    )
+    answer = replayed(real_pipeline, question, raw)
+    assert "roll back" not in answer.text
+    assert any("done by China where its quotes have US" in w for w in answer.warnings)
+
+
 def test_a_sentence_joining_facts_of_two_articles_keeps_both_as_claims(real_pipeline):
     """A two-part question, as the model answered it in corpus mode: one sentence joins the
     phone call's date (one article) and the deadline (another), which no pair of neighbouring

@@ -80,6 +80,29 @@ def test_actors_are_the_nearest_names_before_a_word_that_no_preposition_governs(
             [],
         ),
         ("The ministry said China agreed.", "China agreed, MOFCOM said.", []),  # one name in both
+        # a name only the quotes give: China stands beside the agreeing, the US does it
+        (
+            "China will approve applications, agreeing to ease restrictions on Chinese sales.",
+            "China will approve applications. In return, the U.S. has agreed to ease some "
+            "restrictions on Chinese sales.",
+            ["“agreeing” done by China where its quotes have US"],
+        ),
+        # ... but not where the claim's doer is absent from the sentence: another name for it
+        ("China will approve licences.", "The Ministry of Commerce will approve licences. China agreed.", []),
+        ("China will approve licences.", "China's Ministry of Commerce will approve licences.", []),
+        # two names in both: only they are compared, not Beijing's "phone call between" them
+        (
+            "Trump and Xi spoke by phone on June 5.",
+            "Beijing's statement, citing a recent phone call between President Xi Jinping and "
+            "US President Donald Trump, called for mutual respect.",
+            [],
+        ),
+        # the claim's own doer of "conclude" is the US, which the quotes never name
+        (
+            "Lutnick said the US would conclude similar deals with ten partners.",
+            "Lutnick said that the White House intends to conclude similar deals with ten partners.",
+            [],
+        ),
     ],
 )
 def test_a_claim_must_keep_who_does_what_in_its_quotes(claim, quote, swapped):
