@@ -104,13 +104,13 @@ def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lamb
     ``("China agreed to ease curbs on its sales", "The US agreed to ease curbs on Chinese
     sales")`` moves the agreeing to China though the claim never names the US.
     """
-    shared = {n for n in names(claim, common) & names(quotes, common) if not DATE_NAME.fullmatch(n)}
+    claimed, quoted = ({n for n in names(t, common) if not DATE_NAME.fullmatch(n)} for t in (claim, quotes))
+    shared = claimed & quoted
     if len(shared) >= 2:
         theirs = {term: who for term, (_, who) in actors(quotes, shared).items()}
         return _first_swap(actors(claim, shared), theirs)
     if not shared:
         return []
-    quoted = {n for n in names(quotes, common) if not DATE_NAME.fullmatch(n)}
     doers: dict[str, set[str]] = {}
     beside: dict[str, set[str]] = {}  # the names in a sentence where someone does the word
     for start, end in split_sentences(quotes):
@@ -119,7 +119,6 @@ def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lamb
         for term, (_, who) in actors(sentence, quoted).items():
             doers.setdefault(term, set()).update(who)
             beside.setdefault(term, set()).update(present)
-    claimed = {n for n in names(claim, common) if not DATE_NAME.fullmatch(n)}
     comparable = {  # done by names the quotes give, each in a sentence where someone does it
         term: (word, who)
         for term, (word, who) in actors(claim, claimed).items()
