@@ -109,8 +109,14 @@ def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lamb
     if len(shared) >= 2:
         theirs = {term: who for term, (_, who) in actors(quotes, shared).items()}
         return _first_swap(actors(claim, shared), theirs)
-    if not shared:
-        return []
+    return _swapped_beside(claim, quotes, claimed, quoted, common) if shared else []
+
+
+def _swapped_beside(
+    claim: str, quotes: str, claimed: set[str], quoted: set[str], common: Callable[[str], bool]
+) -> list[str]:
+    """``swapped_actors`` for one name both give: each quoted sentence's doers among all
+    its names, compared where the shared name stands in that sentence."""
     doers: dict[str, set[str]] = {}
     beside: dict[str, set[str]] = {}  # the names in a sentence where someone does the word
     for start, end in split_sentences(quotes):
@@ -119,7 +125,8 @@ def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lamb
         for term, (_, who) in actors(sentence, quoted).items():
             doers.setdefault(term, set()).update(who)
             beside.setdefault(term, set()).update(present)
-    comparable = {  # done by names the quotes give, each in a sentence where someone does it
+    shared = claimed & quoted
+    comparable = {  # done by the shared name, in a sentence where someone does it
         term: (word, who)
         for term, (word, who) in actors(claim, claimed).items()
         if who <= shared & beside.get(term, set())
@@ -128,6 +135,7 @@ def swapped_actors(claim: str, quotes: str, common: Callable[[str], bool] = lamb
 
 
 def _first_swap(claimed: dict[str, tuple[str, set[str]]], theirs: dict[str, set[str]]) -> list[str]:
+    """The first claimed word whose doers share none with ``theirs``, described; [] if none."""
     for term, (word, who) in claimed.items():
         if theirs.get(term) and not who & theirs[term]:
             done, had = (" and ".join(sorted(n)) for n in (who, theirs[term]))
